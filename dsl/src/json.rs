@@ -1,0 +1,525 @@
+//! JSON in and out, with exact numbers.
+//!
+//! Why not serde_json: its numbers are `f64` unless the `arbitrary_precision`
+//! feature is on, and that feature changes serde_json's behaviour for every
+//! crate in the build. Reading straight into [`Value`] keeps every digit
+//! (`1.60`, ids above 2^53) without touching anyone else's serde_json, and
+//! lets the reader skip work the mapping does not need. The grammar is RFC
+//! 8259; nesting is limited to [`MAX_DEPTH`] so hostile input cannot
+//! overflow the stack.
+//!
+//! The writer prints numbers in their shortest exact form (`59.97`, `5`,
+//! never `19.00` or `59.970000000000006`) and timestamps as RFC 3339 UTC.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::value::{Map, Number, Str, Value};
+
+/// Deepest nesting of arrays and objects the reader accepts.
+pub const MAX_DEPTH: usize = 256;
+
+/// A JSON syntax error with its place.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line}, column {column}")]
+pub struct JsonError {
+    /// What is wrong.
+    pub message: String,
+    /// Byte offset into the text.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+}
+
+/// Parses one JSON document.
+pub fn parse(text: &str) -> Result<Value, JsonError> {
+    let mut p = Parser {
+        src: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    let v = p.value()?;
+    p.skip_ws();
+    if p.pos < p.src.len() {
+        return Err(p.error("unexpected text after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    src: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, message: &str) -> JsonError {
+        let offset = self.pos.min(self.src.len());
+        let before = &self.text[..floor_char_boundary(self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        JsonError {
+            message: message.to_string(),
+            offset,
+            line,
+            column,
+        }
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&b) = self.src.get(self.pos) {
+            if b == b' ' || b == b'\n' || b == b'\t' || b == b'\r' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn value(&mut self) -> Result<Value, JsonError> {
+        match self.peek() {
+            None => Err(self.error("unexpected end of input, expected a value")),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected a JSON value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
+        if self.src[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.error("expected a JSON value"))
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), JsonError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(&format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        self.pos += 1;
+        let mut map = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::object(map));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a string key"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected ':' after the key"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value()?;
+            map.insert(key, v);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(self.error("expected ',' or '}' in object")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::object(map))
+    }
+
+    fn array(&mut self) -> Result<Value, JsonError> {
+        self.enter()?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(Value::array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(self.error("expected ',' or ']' in array")),
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(Arc::new(items)))
+    }
+
+    fn string(&mut self) -> Result<Str, JsonError> {
+        self.pos += 1; // opening quote
+        let start = self.pos;
+        // Fast path: no escapes.
+        match memchr::memchr2(b'"', b'\\', &self.src[self.pos..]) {
+            Some(n) if self.src[self.pos + n] == b'"' => {
+                let bytes = &self.src[start..start + n];
+                if bytes.iter().any(|&b| b < 0x20) {
+                    self.pos = start + bytes.iter().position(|&b| b < 0x20).unwrap_or(0);
+                    return Err(self.error("control character in string"));
+                }
+                self.pos = start + n + 1;
+                // The input is a &str, and quotes are ASCII, so the slice is UTF-8.
+                return Ok(Str::from(&self.text[start..start + n]));
+            }
+            Some(_) => {}
+            None => {
+                self.pos = self.src.len();
+                return Err(self.error("unterminated string"));
+            }
+        }
+        let mut out = String::new();
+        loop {
+            let rest = &self.src[self.pos..];
+            let Some(n) = memchr::memchr2(b'"', b'\\', rest) else {
+                self.pos = self.src.len();
+                return Err(self.error("unterminated string"));
+            };
+            if let Some(bad) = rest[..n].iter().position(|&b| b < 0x20) {
+                self.pos += bad;
+                return Err(self.error("control character in string"));
+            }
+            out.push_str(&self.text[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.src[self.pos] == b'"' {
+                self.pos += 1;
+                return Ok(Str::from(out));
+            }
+            self.pos += 1; // backslash
+            let Some(esc) = self.peek() else {
+                return Err(self.error("unterminated string"));
+            };
+            self.pos += 1;
+            match esc {
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let c = self.unicode_escape()?;
+                    out.push(c);
+                }
+                _ => {
+                    self.pos -= 1;
+                    return Err(self.error("invalid escape in string"));
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let Some(digits) = self.src.get(self.pos..self.pos + 4) else {
+            return Err(self.error("incomplete \\u escape"));
+        };
+        let mut n = 0u32;
+        for &d in digits {
+            let v = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.error("invalid \\u escape"))?;
+            n = n * 16 + v;
+        }
+        self.pos += 4;
+        Ok(n)
+    }
+
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) {
+            if self.src.get(self.pos..self.pos + 2) == Some(b"\\u") {
+                self.pos += 2;
+                let second = self.hex4()?;
+                if (0xDC00..0xE000).contains(&second) {
+                    let c = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                    return char::from_u32(c).ok_or_else(|| self.error("invalid surrogate pair"));
+                }
+            }
+            return Err(self.error("unpaired surrogate in \\u escape"));
+        }
+        if (0xDC00..0xE000).contains(&first) {
+            return Err(self.error("unpaired surrogate in \\u escape"));
+        }
+        char::from_u32(first).ok_or_else(|| self.error("invalid \\u escape"))
+    }
+
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: digits expected after '.'"));
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: digits expected in exponent"));
+            }
+            self.digits();
+        }
+        Ok(Value::Number(Number::from_json_text(
+            &self.text[start..self.pos],
+        )))
+    }
+
+    #[inline]
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Compact JSON of a value.
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v);
+    out
+}
+
+/// Indented JSON of a value (two spaces, one key per line).
+pub fn to_string_pretty(v: &Value) -> String {
+    let mut out = String::new();
+    write_pretty(&mut out, v, 0);
+    out
+}
+
+/// Appends the compact JSON of `v` to `out`.
+pub fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Timestamp(t) => {
+            out.push('"');
+            write_timestamp(out, t);
+            out.push('"');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, k);
+                out.push(':');
+                write_value(out, v);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_pretty(out: &mut String, v: &Value, indent: usize) {
+    match v {
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, item) in items.iter().enumerate() {
+                push_indent(out, indent + 1);
+                write_pretty(out, item, indent + 1);
+                if i + 1 < items.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            push_indent(out, indent);
+            out.push(']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in map.iter().enumerate() {
+                push_indent(out, indent + 1);
+                write_string(out, k);
+                out.push_str(": ");
+                write_pretty(out, v, indent + 1);
+                if i + 1 < map.len() {
+                    out.push(',');
+                }
+                out.push('\n');
+            }
+            push_indent(out, indent);
+            out.push('}');
+        }
+        _ => write_value(out, v),
+    }
+}
+
+fn push_indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+/// Appends a number in its shortest exact form.
+pub fn write_number(out: &mut String, n: &Number) {
+    match n {
+        Number::Dec(d) => {
+            let d = d.normalize();
+            if d.is_zero() {
+                out.push('0');
+            } else {
+                let _ = write!(out, "{d}");
+            }
+        }
+        Number::Big(text) => out.push_str(text),
+    }
+}
+
+/// Appends an RFC 3339 UTC timestamp (`Z`, fraction only when non-zero).
+pub fn write_timestamp(out: &mut String, t: &jiff::Timestamp) {
+    let _ = write!(out, "{t}");
+}
+
+pub(crate) fn format_timestamp_string(v: &Value) -> String {
+    let mut s = String::new();
+    if let Value::Timestamp(t) = v {
+        write_timestamp(&mut s, t);
+    }
+    s
+}
+
+/// Appends a JSON string literal with the necessary escapes.
+pub fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(text: &str) -> String {
+        to_string(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn numbers_keep_exact_digits_and_print_shortest() {
+        assert_eq!(round("12345678901234567890"), "12345678901234567890");
+        assert_eq!(round("9007199254740993"), "9007199254740993");
+        assert_eq!(round("1.60"), "1.6");
+        assert_eq!(round("19.00"), "19");
+        assert_eq!(round("-0.0"), "0");
+        assert_eq!(round("1e3"), "1000");
+        assert_eq!(round("1.5E-3"), "0.0015");
+        assert_eq!(round("1e400"), "1e400");
+        assert_eq!(
+            round("3.14159265358979323846264338327950288"),
+            "3.14159265358979323846264338327950288"
+        );
+    }
+
+    #[test]
+    fn strings_escape_and_unescape() {
+        assert_eq!(round(r#""a\"b\\c\n\u00e9\ud83d\ude00""#), "\"a\\\"b\\\\c\\né😀\"");
+        assert_eq!(round("\"\\u0001\""), "\"\\u0001\"");
+    }
+
+    #[test]
+    fn errors_have_places() {
+        let e = parse("{\n  \"a\": tru\n}").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 8));
+        assert!(parse("[1,]").is_err());
+        assert!(parse("01").is_err());
+        assert!(parse("\"\\ud800\"").is_err());
+        assert!(parse("{\"a\":1}x").is_err());
+        assert!(parse(&"[".repeat(10_000)).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_in_place() {
+        assert_eq!(round(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+    }
+}

@@ -1,0 +1,40 @@
+//! mapwright's expression language: values, grammar, parser, compiler,
+//! evaluator and builtin functions (SPEC §2–3).
+//!
+//! The stages follow the files: [`parse`](parse()) turns text into a syntax
+//! tree ([`ast`]), [`Program::compile`] resolves every name once against a
+//! [`Scope`], and [`Program::eval`] runs against a record in a [`Ctx`].
+//!
+//! ```
+//! use mapwright_dsl::{Ctx, NoHost, Program, Scope, Value};
+//!
+//! let program = Program::compile(r#"$.email | trim | lower"#, &Scope::default())?;
+//! let record = Value::from_json(r#"{"email": "  Ann@Example.COM "}"#)?;
+//! let email = program.eval(&Ctx::new(&record, &NoHost))?;
+//! assert_eq!(email.to_json(), r#""ann@example.com""#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod ast;
+mod compile;
+mod error;
+mod eval;
+pub mod functions;
+pub mod json;
+mod jsonpath;
+mod parse;
+mod value;
+
+pub use compile::{HostFn, LookupDecl, OutCheck, Program, Scope};
+pub use error::{edit_distance, nearest, Code, CompileError, EvalError};
+pub use eval::{compare, Ctx, Host, NoHost};
+pub use json::JsonError;
+pub use jsonpath::Query;
+pub use parse::parse;
+pub use value::{Kind, Map, Number, Str, Value};
+
+/// Re-exported so embedders can build numbers and timestamps.
+pub use jiff;
+/// Re-exported so embedders can build numbers.
+pub use rust_decimal::Decimal;
