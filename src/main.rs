@@ -1,1 +1,37 @@
-fn main() {}
+//! The `mapwright` command line.
+//!
+//! Each subcommand lives in its own module under `src/cmd/`; this file only
+//! parses arguments and maps results to exit codes (SPEC §6): 0 when every
+//! record mapped or was filtered, 1 when a spec or the command line is
+//! invalid, 2 when some records failed.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Declarative mapping and transform engine for commerce data.
+#[derive(Parser)]
+#[command(name = "mapwright", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check mapping files and report every problem with its place.
+    Check(cmd::check::Args),
+    /// Map records from files or standard input to JSON Lines.
+    Map(cmd::map::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Map(args) => cmd::map::run(args),
+    };
+    ExitCode::from(code)
+}

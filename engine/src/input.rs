@@ -1,0 +1,324 @@
+//! Reading records from files and standard input.
+//!
+//! Formats follow the extension or an explicit choice: `json` (one record
+//! or an array), `jsonl` (one record per line, streamed in constant memory),
+//! `csv` (header row; values stay text), `yaml`. Standard input is read as
+//! JSON Lines unless it starts with `[`; a pretty-printed object spanning
+//! several lines is also accepted there. A line or row that does not parse
+//! becomes a [`BadInput`] with its place and raw text, so it can go to the
+//! dead letter while the rest of the input flows on.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use mapwright_dsl::{Map, Str, Value};
+
+use crate::Error;
+
+/// Largest single record accepted (a guard against unbounded buffering).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Input and output file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON value: an object (one record) or an array of records.
+    Json,
+    /// JSON Lines: one record per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+    /// YAML: one record or a list of records.
+    Yaml,
+}
+
+impl Format {
+    /// The format named by a file's extension.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        Format::parse(&ext)
+    }
+
+    /// Parses a format name (`json`, `jsonl`/`ndjson`, `csv`, `yaml`/`yml`).
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name {
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "csv" => Format::Csv,
+            "yaml" | "yml" => Format::Yaml,
+            _ => return None,
+        })
+    }
+}
+
+/// A record that could not be read.
+#[derive(Clone, Debug)]
+pub struct BadInput {
+    /// Why, with the place (`orders.jsonl:17:5: …`).
+    pub message: String,
+    /// The raw text of the record, for the dead letter.
+    pub raw: String,
+}
+
+/// One record read from an input.
+#[derive(Clone, Debug)]
+pub struct InputRecord {
+    /// The record, or why it could not be read.
+    pub value: Result<Value, BadInput>,
+    /// Where it came from (`orders.jsonl:17`).
+    pub origin: String,
+}
+
+/// Where to read records from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A file.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// Opens an input: an iterator of records. Fails only when the input
+/// cannot be opened at all.
+pub fn open(source: &Source, format: Option<Format>) -> Result<Box<dyn Iterator<Item = InputRecord> + Send>, Error> {
+    let name = source.name();
+    let format = match (format, source) {
+        (Some(f), _) => Some(f),
+        (None, Source::File(p)) => Some(Format::from_path(p).ok_or_else(|| Error::Usage(format!(
+            "cannot tell the format of {name} from its extension; use .json, .jsonl, .csv or .yaml, or pass --format"
+        )))?),
+        (None, Source::Stdin) => None,
+    };
+    let reader: Box<dyn Read + Send> = match source {
+        Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::Io {
+            path: p.clone(),
+            message: e.to_string(),
+        })?),
+        Source::Stdin => Box::new(std::io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+    let format = match format {
+        Some(f) => f,
+        None => {
+            // Standard input: an array means JSON, anything else JSON Lines.
+            let buf = reader.fill_buf().map_err(|e| Error::Io {
+                path: PathBuf::from(&name),
+                message: e.to_string(),
+            })?;
+            match buf.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'[') => Format::Json,
+                _ => Format::Jsonl,
+            }
+        }
+    };
+    Ok(match format {
+        Format::Jsonl => Box::new(JsonLines {
+            reader,
+            name,
+            line: 0,
+            done: false,
+        }),
+        Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
+            Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
+            Ok(v) => Ok(vec![v]),
+            Err(e) => Err(format!("{name}:{}:{}: invalid JSON: {}", e.line, e.column, e.message)),
+        }),
+        Format::Yaml => whole(reader, name, |text, name| {
+            let node = crate::spec::yaml::parse(text).map_err(|e| {
+                format!("{name}: invalid YAML: {}", e.to_string().lines().next().unwrap_or(""))
+            })?;
+            Ok(match crate::mapping::yaml_value(&node) {
+                Value::Array(items) => items.iter().cloned().collect(),
+                v => vec![v],
+            })
+        }),
+        Format::Csv => Box::new(CsvRecords::new(reader, name)),
+    })
+}
+
+/// Reads a whole input and splits it into records with `split`.
+fn whole<R: Read + Send + 'static>(
+    mut reader: R,
+    name: String,
+    split: fn(&str, &str) -> Result<Vec<Value>, String>,
+) -> Box<dyn Iterator<Item = InputRecord> + Send> {
+    let mut text = String::new();
+    let records = match reader.read_to_string(&mut text) {
+        Err(e) => vec![InputRecord {
+            value: Err(BadInput {
+                message: format!("{name}: cannot read: {e}"),
+                raw: String::new(),
+            }),
+            origin: name.clone(),
+        }],
+        Ok(_) => match split(&text, &name) {
+            Ok(values) => values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| InputRecord {
+                    value: Ok(v),
+                    origin: format!("{name}[{i}]"),
+                })
+                .collect(),
+            Err(message) => vec![InputRecord {
+                value: Err(BadInput { message, raw: text }),
+                origin: name.clone(),
+            }],
+        },
+    };
+    Box::new(records.into_iter())
+}
+
+struct JsonLines<R> {
+    reader: R,
+    name: String,
+    line: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Iterator for JsonLines<R> {
+    type Item = InputRecord;
+
+    fn next(&mut self) -> Option<InputRecord> {
+        if self.done {
+            return None;
+        }
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            match self.reader.read_line(&mut buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    self.line += 1;
+                    return Some(InputRecord {
+                        value: Err(BadInput {
+                            message: format!("{}:{}: cannot read: {e}", self.name, self.line),
+                            raw: String::new(),
+                        }),
+                        origin: format!("{}:{}", self.name, self.line),
+                    });
+                }
+            }
+            self.line += 1;
+            if !buf.trim().is_empty() {
+                break;
+            }
+        }
+        let start_line = self.line;
+        let origin = format!("{}:{}", self.name, start_line);
+        loop {
+            match Value::from_json(buf.trim_end_matches(['\n', '\r'])) {
+                Ok(v) => return Some(InputRecord { value: Ok(v), origin }),
+                Err(e) => {
+                    // A record spread over several lines (pretty JSON):
+                    // keep reading while the text is an unfinished value.
+                    let unfinished = e.offset >= buf.trim_end().len()
+                        && buf.trim_start().starts_with(['{', '['])
+                        && buf.len() < MAX_RECORD_BYTES;
+                    let mut more = String::new();
+                    if unfinished && matches!(self.reader.read_line(&mut more), Ok(n) if n > 0) {
+                        self.line += 1;
+                        buf.push_str(&more);
+                        continue;
+                    }
+                    let raw = buf.trim_end_matches(['\n', '\r']).to_string();
+                    return Some(InputRecord {
+                        value: Err(BadInput {
+                            message: format!("{}:{}:{}: invalid JSON: {}", self.name, start_line + e.line - 1, e.column, e.message),
+                            raw,
+                        }),
+                        origin,
+                    });
+                }
+            }
+        }
+    }
+}
+
+struct CsvRecords {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    headers: Option<Vec<Str>>,
+    name: String,
+    header_error: Option<String>,
+    done: bool,
+}
+
+impl CsvRecords {
+    fn new<R: Read + Send + 'static>(reader: R, name: String) -> CsvRecords {
+        let mut reader = csv::ReaderBuilder::new().from_reader(Box::new(reader) as Box<dyn Read + Send>);
+        let (headers, header_error) = match reader.headers() {
+            Ok(h) => (Some(h.iter().map(Str::from).collect()), None),
+            Err(e) => (None, Some(format!("{name}: invalid CSV header: {e}"))),
+        };
+        CsvRecords {
+            reader,
+            headers,
+            name,
+            header_error,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for CsvRecords {
+    type Item = InputRecord;
+
+    fn next(&mut self) -> Option<InputRecord> {
+        if self.done {
+            return None;
+        }
+        if let Some(message) = self.header_error.take() {
+            self.done = true;
+            return Some(InputRecord {
+                value: Err(BadInput { message, raw: String::new() }),
+                origin: self.name.clone(),
+            });
+        }
+        let headers = self.headers.as_ref()?;
+        let mut row = csv::StringRecord::new();
+        match self.reader.read_record(&mut row) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let line = row.position().map_or(0, |p| p.line());
+                let map: Map = headers
+                    .iter()
+                    .zip(row.iter())
+                    .map(|(h, v)| (h.clone(), Value::str(v)))
+                    .collect();
+                Some(InputRecord {
+                    value: Ok(Value::object(map)),
+                    origin: format!("{}:{line}", self.name),
+                })
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+                    self.done = true;
+                }
+                Some(InputRecord {
+                    value: Err(BadInput {
+                        message: format!("{}:{line}: invalid CSV row: {e}", self.name),
+                        raw: row.iter().collect::<Vec<_>>().join(","),
+                    }),
+                    origin: format!("{}:{line}", self.name),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The validated, compiled mapping that the runtime trusts.
+//!
+//! [`Mapping::load`] reads a file, parses the YAML into a located tree,
+//! decodes the raw spec (`crate::spec`) and compiles it here: every
+//! expression is parsed and resolved once, lookup files are loaded, field
+//! paths are checked for clashes, `out.` references are checked against the
+//! fields above. All problems of a file are collected and returned
+//! together. Running a record is in `run.rs`.
+
+mod lookups;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mapwright_dsl::{LookupDecl, Program, Scope, Str, Value};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
+use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, TestSpec};
+use crate::spec::yaml::{Node, Yaml};
+use crate::spec::{Decoder, ExprSrc};
+use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
+
+pub use run::{FieldError, Outcome, Record};
+
+pub(crate) use lookups::{yaml_value, Table};
+
+/// A compiled mapping: load it once, apply it to any number of records.
+///
+/// Cloning is cheap (the compiled form is shared).
+///
+/// ```
+/// use mapwright_engine::{Mapping, Outcome};
+///
+/// let mapping = Mapping::from_yaml(r#"
+/// mapping: demo
+/// fields:
+///   order_id: '"SO-" + string($.id)'
+///   total: $.price * $.qty
+/// "#, "demo.yaml")?;
+/// let input = serde_json::json!({"id": 1042, "price": 19.99, "qty": 3});
+/// match mapping.apply(&input) {
+///     Outcome::Mapped(out) => assert_eq!(out.to_json(), r#"{"order_id":"SO-1042","total":59.97}"#),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub(crate) inner: Arc<Compiled>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub name: String,
+    pub version: Value,
+    pub description: Option<String>,
+    pub key: Option<Program>,
+    pub filter: Option<Program>,
+    pub omit_nulls: bool,
+    pub tables: Vec<Table>,
+    pub fields: Vec<Field>,
+    pub rules: Vec<Check>,
+    pub tests: Vec<TestSpec>,
+    pub path: Option<PathBuf>,
+    pub content_hash: String,
+}
+
+/// One compiled output field.
+#[derive(Clone, Debug)]
+pub(crate) struct Field {
+    /// Output path relative to the enclosing object (dotted keys split).
+    pub path: Vec<Str>,
+    pub value: FieldValue,
+    pub when: Option<Program>,
+    pub default: Option<Value>,
+    pub omit_null: Option<bool>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum FieldValue {
+    Expr(Program),
+    Const(Value),
+    Nested(Vec<Field>),
+    Each {
+        list: Program,
+        filter: Option<Program>,
+        item: EachValue,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum EachValue {
+    Fields(Vec<Field>),
+    Expr(Program),
+}
+
+impl Mapping {
+    /// Loads and compiles a mapping file. Lookup files are resolved
+    /// relative to it.
+    pub fn load(path: impl AsRef<Path>) -> Result<Mapping, crate::Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut m = compile_text(&text, &path.display().to_string(), &base)?;
+        if let Some(inner) = Arc::get_mut(&mut m.inner) {
+            inner.path = Some(path.to_path_buf());
+        }
+        Ok(m)
+    }
+
+    /// Compiles a mapping from YAML text; `name` is used in diagnostics and
+    /// lookup files are resolved relative to the current directory.
+    pub fn from_yaml(text: &str, name: &str) -> Result<Mapping, crate::Error> {
+        compile_text(text, name, Path::new("."))
+    }
+
+    /// Compiles a mapping from YAML text with lookup files resolved
+    /// relative to `base`.
+    pub fn from_yaml_in(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::Error> {
+        compile_text(text, name, base)
+    }
+
+    /// The mapping's name (`mapping:`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The mapping's version (`version:`), or null.
+    pub fn version(&self) -> &Value {
+        &self.inner.version
+    }
+
+    /// The description, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.inner.description.as_deref()
+    }
+
+    /// The file it was loaded from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// A hash of the mapping's content (its text and its lookup files):
+    /// part of idempotency keys, so a changed mapping re-delivers.
+    pub fn content_hash(&self) -> &str {
+        &self.inner.content_hash
+    }
+
+    /// The `tests:` entries, as written.
+    pub fn tests(&self) -> &[TestSpec] {
+        &self.inner.tests
+    }
+
+    /// The files this mapping depends on (itself and its lookup files), for
+    /// hot reload.
+    pub fn dependencies(&self) -> Vec<PathBuf> {
+        let mut deps: Vec<PathBuf> = self.inner.path.iter().cloned().collect();
+        deps.extend(self.inner.tables.iter().filter_map(|t| t.file.clone()));
+        deps
+    }
+}
+
+/// Parses, decodes and compiles; collects every diagnostic.
+fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::Error> {
+    let file = SourceFile::new(name, text);
+    let root = match crate::spec::yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => return Err(crate::Error::Spec(Diagnostics(vec![yaml_error(&file, &e)]))),
+    };
+    let mut decoder = Decoder::new(&file);
+    let spec = crate::spec::mapping::decode(&mut decoder, &root);
+    let mut c = Compiler {
+        file: &file,
+        diags: decoder.diags,
+        base: base.to_path_buf(),
+        lookups: Vec::new(),
+    };
+    let compiled = c.mapping(&spec, text);
+    if !c.diags.is_empty() {
+        c.diags.sort_by_key(|d| (d.offset, d.code));
+        c.diags.dedup_by(|a, b| a.offset == b.offset && a.code == b.code && a.message == b.message);
+        return Err(crate::Error::Spec(Diagnostics(c.diags)));
+    }
+    Ok(Mapping {
+        inner: Arc::new(compiled),
+    })
+}
+
+/// A YAML syntax error as a diagnostic.
+pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
+    let text = e.to_string();
+    let message = text.lines().next().unwrap_or("invalid YAML").to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .trim_end_matches(['.', ' '])
+        .to_string();
+    let (offset, len) = match e.location() {
+        Some(l) => {
+            let line = l.line().max(1) as usize;
+            let col = l.column().max(1) as usize;
+            let line_start: usize = file
+                .text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum();
+            let line_text = file.text[line_start.min(file.text.len())..].lines().next().unwrap_or("");
+            let col_off: usize = line_text.chars().take(col - 1).map(char::len_utf8).sum();
+            (line_start + col_off, 1)
+        }
+        None => (0, 0),
+    };
+    Diagnostic::at(file, SpecCode::YamlSyntax.as_str(), offset, len, format!("invalid YAML: {message}"))
+        .with_hint("check the indentation and the quotes; expressions that start with a YAML symbol ([ { ' \" * & ! | >) must be quoted")
+}
+
+struct Compiler<'f> {
+    file: &'f SourceFile,
+    diags: Vec<Diagnostic>,
+    base: PathBuf,
+    lookups: Vec<LookupDecl>,
+}
+
+/// Output paths defined so far in one object scope, to check `out.` and
+/// clashes.
+#[derive(Default)]
+struct OutScope {
+    defined: Vec<Vec<String>>,
+    all: Vec<Vec<String>>,
+}
+
+impl OutScope {
+    fn check(&self, path: &[&str]) -> Result<(), String> {
+        let shown = if path.is_empty() { "out".to_string() } else { format!("out.{}", path.join(".")) };
+        if path.is_empty() {
+            return Ok(());
+        }
+        let related = |p: &Vec<String>| {
+            let n = p.len().min(path.len());
+            p[..n].iter().zip(&path[..n]).all(|(a, b)| a == b)
+        };
+        if self.defined.iter().any(related) {
+            return Ok(());
+        }
+        if self.all.iter().any(related) {
+            return Err(format!("{shown} is defined below this field"));
+        }
+        let names: Vec<String> = self.defined.iter().map(|p| p.join(".")).collect();
+        Err(match mapwright_dsl::nearest(&path.join("."), names.iter().map(String::as_str)) {
+            Some(n) => format!("{shown} is not an output field above (did you mean out.{n}?)"),
+            None => format!("{shown} is not an output field above"),
+        })
+    }
+}
+
+impl Compiler<'_> {
+    fn mapping(&mut self, spec: &MappingSpec, text: &str) -> Compiled {
+        let mut tables = Vec::new();
+        for l in &spec.lookups {
+            if let Some(t) = lookups::load(l, &self.base, self.file, &mut self.diags) {
+                tables.push(t);
+            }
+            self.lookups.push(LookupDecl {
+                name: l.name.text.clone(),
+                strict: l.strict,
+            });
+        }
+        self.not_supported(spec);
+        let record_scope = Scope {
+            lookups: &self.lookups.clone(),
+            ..Scope::default()
+        };
+        let key = spec.key.as_ref().and_then(|k| self.program(k, &record_scope));
+        let filter = spec.filter.as_ref().and_then(|f| self.program(f, &record_scope));
+        let omit_nulls = match &spec.nulls {
+            None => false,
+            Some(n) if n.value == "keep" => false,
+            Some(n) if n.value == "omit" => true,
+            Some(n) => {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadValue, n.loc, format!("`nulls:` must be `keep` or `omit`, got `{}`", n.value))
+                        .with_hint("keep writes null fields; omit leaves them out"),
+                );
+                false
+            }
+        };
+        let mut out = OutScope::default();
+        collect_paths(&spec.fields, &[], &mut out.all);
+        let fields = self.fields(&spec.fields, &mut out, false, "");
+        let rules = spec
+            .validate
+            .iter()
+            .filter_map(|r| {
+                let rule = r.rule.as_ref()?;
+                let check = |p: &[&str]| out.check(p);
+                let scope = Scope {
+                    lookups: &self.lookups.clone(),
+                    out: Some(&check),
+                    ..Scope::default()
+                };
+                let program = self.program(rule, &scope)?;
+                Some(Check {
+                    kind: CheckKind::Rule(Box::new(program)),
+                    when: None,
+                    message: r.message.as_ref().map(|m| m.value.clone()),
+                    severity: self.severity(r.severity.as_ref()),
+                })
+            })
+            .collect();
+        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut hasher, text.as_bytes());
+        for t in &tables {
+            if let Some(f) = &t.file {
+                if let Ok(bytes) = std::fs::read(f) {
+                    sha2::Digest::update(&mut hasher, &bytes);
+                }
+            }
+        }
+        let digest = sha2::Digest::finalize(hasher);
+        let content_hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Compiled {
+            name: spec.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
+            version: spec
+                .version
+                .as_ref()
+                .map(|v| match v.value.parse::<f64>() {
+                    Ok(_) => Value::Number(mapwright_dsl::Number::from_json_text(&v.value)),
+                    Err(_) => Value::str(&v.value),
+                })
+                .unwrap_or(Value::Null),
+            description: spec.description.clone(),
+            key,
+            filter,
+            omit_nulls,
+            tables,
+            fields,
+            rules,
+            tests: spec.tests.clone(),
+            path: None,
+            content_hash,
+        }
+    }
+
+    fn not_supported(&mut self, spec: &MappingSpec) {
+        if let Some(loc) = spec.sources_loc {
+            self.diags.push(
+                Diagnostic::spec(self.file, SpecCode::NotSupported, loc, "`sources:` (multi-source mappings) is not supported yet")
+                    .with_hint("source-of-truth rules arrive with the multi-source engine; map each source with its own mapping for now"),
+            );
+        }
+        if let Some(h) = &spec.hooks {
+            self.diags.push(
+                Diagnostic::spec(self.file, SpecCode::NotSupported, h.loc, "`hooks:` (Rhai scripts) is not supported yet")
+                    .with_hint("express the logic with builtin functions for now"),
+            );
+        }
+        if let Some(c) = &spec.contract {
+            self.diags.push(
+                Diagnostic::spec(self.file, SpecCode::NotSupported, c.loc, "`contract:` (JSON Schema) is not supported yet")
+                    .with_hint("use field checks (type:, required:, pattern:) and `validate:` rules for now"),
+            );
+        }
+    }
+
+    fn severity(&mut self, s: Option<&crate::spec::Located<String>>) -> Severity {
+        match s {
+            None => Severity::Error,
+            Some(s) if s.value == "error" => Severity::Error,
+            Some(s) if s.value == "warn" || s.value == "warning" => Severity::Warn,
+            Some(s) => {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadValue, s.loc, format!("`severity:` must be `error` or `warn`, got `{}`", s.value))
+                        .with_hint("error sends the record to the dead letter; warn lets it through and counts it"),
+                );
+                Severity::Error
+            }
+        }
+    }
+
+    fn program(&mut self, src: &ExprSrc, scope: &Scope) -> Option<Program> {
+        match Program::compile(&src.text, scope) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let place = ExprPlace::new(self.file, src.loc, &src.text);
+                self.diags.push(place.diagnostic(self.file, &e));
+                None
+            }
+        }
+    }
+
+    fn fields(&mut self, specs: &[FieldSpec], out: &mut OutScope, element: bool, prefix: &str) -> Vec<Field> {
+        self.fields_at(specs, out, element, prefix, &[])
+    }
+
+    /// Compiles fields whose output paths start with `base` inside the
+    /// current object scope (`out`).
+    fn fields_at(&mut self, specs: &[FieldSpec], out: &mut OutScope, element: bool, prefix: &str, base: &[String]) -> Vec<Field> {
+        let mut fields = Vec::new();
+        for spec in specs {
+            let rel: Vec<String> = spec.name.text.split('.').map(str::to_string).collect();
+            if rel.iter().any(String::is_empty) {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadValue, spec.name.loc, format!("field name `{}` has an empty part", spec.name.text))
+                        .with_hint("dotted names nest objects: `customer.email`; remove the extra dot"),
+                );
+                continue;
+            }
+            let abs: Vec<String> = base.iter().cloned().chain(rel.iter().cloned()).collect();
+            let display = if prefix.is_empty() { abs.join(".") } else { format!("{prefix}.{}", abs.join(".")) };
+            // A clash: the same path twice, or a value where an object is built.
+            let nested = matches!(spec.body, FieldBody::Nested(..));
+            let clash = out.defined.iter().find(|p| {
+                let n = p.len().min(abs.len());
+                let shared = p[..n] == abs[..n];
+                // A value clashes with anything on its path; a nested block
+                // only with a value at or above it (it may add to an object).
+                shared && (!nested || p.len() <= abs.len())
+            });
+            if let Some(other) = clash {
+                let other = other.join(".");
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::DuplicateField, spec.name.loc, if other == abs.join(".") {
+                        format!("output field `{display}` is defined twice")
+                    } else {
+                        format!("output field `{display}` clashes with `{other}` defined above")
+                    })
+                    .with_hint("each output path may be set once; rename one of them"),
+                );
+                continue;
+            }
+            let lookups = self.lookups.clone();
+            let when = spec.when.as_ref().and_then(|w| {
+                let check = |p: &[&str]| out.check(p);
+                let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                self.program(w, &scope)
+            });
+            let default = spec.default.as_ref().map(lookups::yaml_value);
+            if !spec.truth.is_empty() {
+                let loc = spec.truth.from_loc.or(spec.truth.updated_at_loc).unwrap_or(spec.name.loc);
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, format!("field `{display}` uses source-of-truth keys (from:, prefer:, on_conflict:, tolerance:, updated_at:), which need `sources:`"))
+                        .with_hint("declare the sources at the top of the mapping, or write the field as an expression"),
+                );
+            }
+            let value = match &spec.body {
+                FieldBody::Expr(src) => {
+                    let check = |p: &[&str]| out.check(p);
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                    match self.program(src, &scope) {
+                        Some(p) => FieldValue::Expr(p),
+                        None => continue,
+                    }
+                }
+                FieldBody::Nothing => FieldValue::Const(Value::Null),
+                FieldBody::Nested(inner, _) => {
+                    let inner = self.fields_at(inner, out, element, prefix, &abs);
+                    FieldValue::Nested(inner)
+                }
+                FieldBody::Each { each, filter, item } => {
+                    let check = |p: &[&str]| out.check(p);
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                    let list = self.program(each, &scope);
+                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), ..Scope::default() };
+                    let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
+                    let item = match item {
+                        EachItem::Expr(x) => self.program(x, &elem_scope).map(EachValue::Expr),
+                        EachItem::Fields(inner, _) => {
+                            let mut inner_out = OutScope::default();
+                            collect_paths(inner, &[], &mut inner_out.all);
+                            Some(EachValue::Fields(self.fields_at(inner, &mut inner_out, true, &format!("{display}[]"), &[])))
+                        }
+                    };
+                    match (list, item) {
+                        (Some(list), Some(item)) => FieldValue::Each { list, filter, item },
+                        _ => continue,
+                    }
+                }
+            };
+            if !matches!(spec.body, FieldBody::Nested(..)) {
+                out.defined.push(abs.clone());
+            }
+            let checks = self.checks(&spec.checks, out, element, &lookups);
+            fields.push(Field {
+                path: rel.iter().map(|s| Str::from(s.as_str())).collect(),
+                value,
+                when,
+                default,
+                omit_null: spec.omit_null,
+                checks,
+            });
+        }
+        fields
+    }
+
+    fn bound(&mut self, node: &Node, what: &str) -> Option<Value> {
+        match &node.value {
+            Yaml::Number(n) => Some(Value::Number(mapwright_dsl::Number::from_json_text(n))),
+            Yaml::String(s) => match Program::compile(&format!("timestamp({})", Value::str(s).to_json()), &Scope::default())
+                .ok()
+                .and_then(|p| p.eval(&mapwright_dsl::Ctx::new(&Value::Null, &mapwright_dsl::NoHost)).ok())
+            {
+                Some(ts) => Some(ts),
+                None => {
+                    self.diags.push(
+                        Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a number or a timestamp, got \"{s}\""))
+                            .with_hint("for example `min: 0` or `min: 2020-01-01`"),
+                    );
+                    None
+                }
+            },
+            other => {
+                let kind = other.kind();
+                self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a number, got {kind}")));
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, node: &Node, what: &str) -> Option<usize> {
+        match &node.value {
+            Yaml::Number(n) if n.parse::<usize>().is_ok() => n.parse().ok(),
+            _ => {
+                self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a whole number of characters")));
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, p: &crate::spec::Located<String>) -> Option<regex::Regex> {
+        match mapwright_dsl::functions::compile_regex(&p.value) {
+            Ok(re) => Some(re),
+            Err(m) => {
+                self.diags.push(
+                    Diagnostic::at(self.file, mapwright_dsl::Code::BadRegex.as_str(), p.loc.offset, p.loc.len.max(1), m)
+                        .with_hint("write patterns in single quotes so backslashes stay as written: pattern: '^\\d{5}$'"),
+                );
+                None
+            }
+        }
+    }
+
+    fn checks(&mut self, spec: &ChecksSpec, out: &OutScope, element: bool, lookups: &[LookupDecl]) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let mut push = |kind: CheckKind| checks.push(Check { kind, when: None, message: None, severity: Severity::Error });
+        if let Some(r) = &spec.required {
+            if r.value {
+                push(CheckKind::Required);
+            }
+        }
+        if let Some(t) = &spec.kind {
+            match TYPE_NAMES.iter().find(|n| **n == t.value) {
+                Some(name) => push(CheckKind::Type(name)),
+                None => {
+                    let hint = match mapwright_dsl::nearest(&t.value, TYPE_NAMES.iter().copied()) {
+                        Some(n) => format!("did you mean `{n}`?"),
+                        None => format!("use one of: {}", TYPE_NAMES.join(", ")),
+                    };
+                    self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, t.loc, format!("unknown type `{}`", t.value)).with_hint(hint));
+                }
+            }
+        }
+        let mut pending: Vec<CheckKind> = Vec::new();
+        if let Some(p) = &spec.pattern {
+            if let Some(re) = self.regex(p) {
+                pending.push(CheckKind::Pattern(Box::new(re)));
+            }
+        }
+        if let Some((values, _)) = &spec.one_of {
+            pending.push(CheckKind::Enum(values.iter().map(lookups::yaml_value).collect()));
+        }
+        if let Some(n) = &spec.min {
+            if let Some(b) = self.bound(n, "min") {
+                pending.push(CheckKind::Min(b));
+            }
+        }
+        if let Some(n) = &spec.max {
+            if let Some(b) = self.bound(n, "max") {
+                pending.push(CheckKind::Max(b));
+            }
+        }
+        if let Some(n) = &spec.min_length {
+            if let Some(c) = self.count(n, "min_length") {
+                pending.push(CheckKind::MinLength(c));
+            }
+        }
+        if let Some(n) = &spec.max_length {
+            if let Some(c) = self.count(n, "max_length") {
+                pending.push(CheckKind::MaxLength(c));
+            }
+        }
+        for kind in pending {
+            push(kind);
+        }
+        for c in &spec.checks {
+            let check = |p: &[&str]| out.check(p);
+            let scope = Scope { lookups, out: Some(&check), element, ..Scope::default() };
+            let when = c.when.as_ref().and_then(|w| self.program(w, &scope));
+            let mut kinds = Vec::new();
+            if let Some(r) = &c.rule {
+                if let Some(p) = self.program(r, &scope) {
+                    kinds.push(CheckKind::Rule(Box::new(p)));
+                }
+            }
+            if let Some(p) = &c.pattern {
+                if let Some(re) = self.regex(p) {
+                    kinds.push(CheckKind::Pattern(Box::new(re)));
+                }
+            }
+            if let Some((values, _)) = &c.one_of {
+                kinds.push(CheckKind::Enum(values.iter().map(lookups::yaml_value).collect()));
+            }
+            if let Some(n) = &c.min {
+                if let Some(b) = self.bound(n, "min") {
+                    kinds.push(CheckKind::Min(b));
+                }
+            }
+            if let Some(n) = &c.max {
+                if let Some(b) = self.bound(n, "max") {
+                    kinds.push(CheckKind::Max(b));
+                }
+            }
+            if c.rule.is_none() && c.pattern.is_none() && c.one_of.is_none() && c.min.is_none() && c.max.is_none() {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadCheck, c.loc, "a check needs one of `rule:`, `pattern:`, `enum:`, `min:`, `max:`")
+                        .with_hint("for example `- pattern: '^\\d{5}$'` with a `message:`"),
+                );
+            }
+            let severity = self.severity(c.severity.as_ref());
+            for kind in kinds {
+                checks.push(Check {
+                    kind,
+                    when: when.clone(),
+                    message: c.message.as_ref().map(|m| m.value.clone()),
+                    severity,
+                });
+            }
+        }
+        checks
+    }
+}
+
+/// Every output path of a fields block (for "defined below" hints).
+fn collect_paths(specs: &[FieldSpec], base: &[String], out: &mut Vec<Vec<String>>) {
+    for s in specs {
+        let abs: Vec<String> = base.iter().cloned().chain(s.name.text.split('.').map(str::to_string)).collect();
+        if let FieldBody::Nested(inner, _) = &s.body {
+            collect_paths(inner, &abs, out);
+        } else {
+            out.push(abs);
+        }
+    }
+}

@@ -1,0 +1,723 @@
+//! The raw mapping file (SPEC §4), decoded from located YAML.
+
+use super::yaml::{Key, Loc, Node, Yaml};
+use super::{get, key_of, Decoder, ExprSrc, Located};
+use crate::diagnostic::SpecCode;
+
+/// Top-level keys of a mapping file.
+pub const MAPPING_KEYS: &[&str] = &[
+    "mapping",
+    "version",
+    "description",
+    "key",
+    "filter",
+    "nulls",
+    "lookups",
+    "sources",
+    "prefer",
+    "hooks",
+    "fields",
+    "validate",
+    "contract",
+    "tests",
+];
+
+/// Keys of a field in long form.
+pub const FIELD_KEYS: &[&str] = &[
+    "expr",
+    "from",
+    "default",
+    "when",
+    "type",
+    "required",
+    "pattern",
+    "enum",
+    "min",
+    "max",
+    "min_length",
+    "max_length",
+    "checks",
+    "doc",
+    "omit_null",
+    "prefer",
+    "on_conflict",
+    "tolerance",
+    "updated_at",
+    "fields",
+    "each",
+    "where",
+];
+
+const CHECK_KEYS: &[&str] = &["when", "rule", "pattern", "enum", "min", "max", "message", "severity"];
+const RULE_KEYS: &[&str] = &["rule", "message", "severity"];
+const LOOKUP_KEYS: &[&str] = &["inline", "file", "key", "value", "strict", "format"];
+const HOOK_KEYS: &[&str] = &["script", "inline", "before", "after", "limits"];
+const TEST_KEYS: &[&str] = &["name", "input", "inputs", "expect", "expect_error"];
+const SOURCE_KEYS: &[&str] = &["key"];
+
+/// A whole mapping file.
+#[derive(Clone, Debug, Default)]
+pub struct MappingSpec {
+    /// `mapping:` the name.
+    pub name: Option<Located<String>>,
+    /// `version:`
+    pub version: Option<Located<String>>,
+    /// `description:`
+    pub description: Option<String>,
+    /// `key:` the record identity.
+    pub key: Option<ExprSrc>,
+    /// `filter:` records where it is false are dropped.
+    pub filter: Option<ExprSrc>,
+    /// `nulls:` keep | omit.
+    pub nulls: Option<Located<String>>,
+    /// `lookups:`
+    pub lookups: Vec<LookupSpec>,
+    /// `sources:` (multi-source mappings).
+    pub sources: Vec<SourceSpec>,
+    /// Where `sources:` was written.
+    pub sources_loc: Option<Loc>,
+    /// `prefer:` default precedence.
+    pub prefer: Option<PreferSpec>,
+    /// `hooks:`
+    pub hooks: Option<HooksSpec>,
+    /// `fields:`
+    pub fields: Vec<FieldSpec>,
+    /// Where `fields:` was written.
+    pub fields_loc: Option<Loc>,
+    /// `validate:` record rules.
+    pub validate: Vec<RuleSpec>,
+    /// `contract:` a JSON Schema file.
+    pub contract: Option<Located<String>>,
+    /// `tests:` fixtures.
+    pub tests: Vec<TestSpec>,
+    /// The root's place.
+    pub loc: Loc,
+}
+
+/// A lookup table declaration.
+#[derive(Clone, Debug)]
+pub struct LookupSpec {
+    /// The table's name.
+    pub name: Key,
+    /// `inline:` entries.
+    pub inline: Option<Node>,
+    /// `file:` a CSV or JSON file, relative to the mapping.
+    pub file: Option<Located<String>>,
+    /// `key:` the CSV column (or JSON field) holding keys.
+    pub key: Option<Located<String>>,
+    /// `value:` the CSV column (or JSON field) holding values.
+    pub value: Option<Located<String>>,
+    /// `format:` csv | json, when the extension does not tell.
+    pub format: Option<Located<String>>,
+    /// `strict:` a miss fails the record.
+    pub strict: bool,
+    /// The declaration's place.
+    pub loc: Loc,
+}
+
+/// A named source of a multi-source mapping.
+#[derive(Clone, Debug)]
+pub struct SourceSpec {
+    /// The source's name.
+    pub name: Key,
+    /// `key:` the join key expression.
+    pub key: Option<ExprSrc>,
+}
+
+/// `prefer:` an ordered list of sources, or `latest`.
+#[derive(Clone, Debug)]
+pub enum PreferSpec {
+    /// Sources in precedence order.
+    Order(Vec<Located<String>>, Loc),
+    /// The freshest value wins.
+    Latest(Loc),
+}
+
+/// `hooks:`
+#[derive(Clone, Debug, Default)]
+pub struct HooksSpec {
+    /// `script:` a Rhai file, relative to the mapping.
+    pub script: Option<Located<String>>,
+    /// `inline:` Rhai source.
+    pub inline: Option<Located<String>>,
+    /// `before:` function name.
+    pub before: Option<Located<String>>,
+    /// `after:` function name.
+    pub after: Option<Located<String>>,
+    /// `limits:` sandbox limits.
+    pub limits: Vec<(Key, Node)>,
+    /// The block's place.
+    pub loc: Loc,
+}
+
+/// A `tests:` entry.
+#[derive(Clone, Debug)]
+pub struct TestSpec {
+    /// `name:`
+    pub name: Option<Located<String>>,
+    /// `input:` a fixture file.
+    pub input: Option<Located<String>>,
+    /// `inputs:` a fixture per source.
+    pub inputs: Vec<(Key, Located<String>)>,
+    /// `expect:` the expected output file.
+    pub expect: Option<Located<String>>,
+    /// `expect_error:` text the failure must contain.
+    pub expect_error: Option<Located<String>>,
+    /// The entry's place.
+    pub loc: Loc,
+}
+
+/// An output field.
+#[derive(Clone, Debug)]
+pub struct FieldSpec {
+    /// The output key (dotted for nesting).
+    pub name: Key,
+    /// How the value is produced.
+    pub body: FieldBody,
+    /// `when:` the field is omitted when false.
+    pub when: Option<ExprSrc>,
+    /// `doc:`
+    pub doc: Option<String>,
+    /// `omit_null:`
+    pub omit_null: Option<bool>,
+    /// `default:` a literal used when the value is null.
+    pub default: Option<Node>,
+    /// Validation keys.
+    pub checks: ChecksSpec,
+    /// Source-of-truth keys.
+    pub truth: TruthSpec,
+}
+
+/// How a field's value is produced.
+#[derive(Clone, Debug)]
+pub enum FieldBody {
+    /// An expression (short form or `expr:`).
+    Expr(ExprSrc),
+    /// Only a `default:` (or only `from:` in multi-source mappings).
+    Nothing,
+    /// `fields:` a nested object.
+    Nested(Vec<FieldSpec>, Loc),
+    /// `each:` an array built from a list.
+    Each {
+        /// The list expression.
+        each: ExprSrc,
+        /// `where:` an element filter.
+        filter: Option<ExprSrc>,
+        /// What each element becomes.
+        item: EachItem,
+    },
+}
+
+/// What an `each` element becomes.
+#[derive(Clone, Debug)]
+pub enum EachItem {
+    /// `fields:` an object per element.
+    Fields(Vec<FieldSpec>, Loc),
+    /// `expr:` a value per element.
+    Expr(ExprSrc),
+}
+
+/// The validation keys of a field.
+#[derive(Clone, Debug, Default)]
+pub struct ChecksSpec {
+    /// `type:`
+    pub kind: Option<Located<String>>,
+    /// `required:`
+    pub required: Option<Located<bool>>,
+    /// `pattern:`
+    pub pattern: Option<Located<String>>,
+    /// `enum:`
+    pub one_of: Option<(Vec<Node>, Loc)>,
+    /// `min:`
+    pub min: Option<Node>,
+    /// `max:`
+    pub max: Option<Node>,
+    /// `min_length:`
+    pub min_length: Option<Node>,
+    /// `max_length:`
+    pub max_length: Option<Node>,
+    /// `checks:`
+    pub checks: Vec<CheckSpec>,
+}
+
+impl ChecksSpec {
+    /// Whether any validation key is present.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.required.is_none()
+            && self.pattern.is_none()
+            && self.one_of.is_none()
+            && self.min.is_none()
+            && self.max.is_none()
+            && self.min_length.is_none()
+            && self.max_length.is_none()
+            && self.checks.is_empty()
+    }
+}
+
+/// A `checks:` entry.
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    /// `when:`
+    pub when: Option<ExprSrc>,
+    /// `rule:`
+    pub rule: Option<ExprSrc>,
+    /// `pattern:`
+    pub pattern: Option<Located<String>>,
+    /// `enum:`
+    pub one_of: Option<(Vec<Node>, Loc)>,
+    /// `min:`
+    pub min: Option<Node>,
+    /// `max:`
+    pub max: Option<Node>,
+    /// `message:`
+    pub message: Option<Located<String>>,
+    /// `severity:`
+    pub severity: Option<Located<String>>,
+    /// The entry's place.
+    pub loc: Loc,
+}
+
+/// A `validate:` rule.
+#[derive(Clone, Debug)]
+pub struct RuleSpec {
+    /// `rule:`
+    pub rule: Option<ExprSrc>,
+    /// `message:`
+    pub message: Option<Located<String>>,
+    /// `severity:`
+    pub severity: Option<Located<String>>,
+    /// The entry's place.
+    pub loc: Loc,
+}
+
+/// The source-of-truth keys of a field.
+#[derive(Clone, Debug, Default)]
+pub struct TruthSpec {
+    /// `from:` a candidate expression per source.
+    pub from: Vec<(Key, ExprSrc)>,
+    /// Where `from:` was written.
+    pub from_loc: Option<Loc>,
+    /// `prefer:`
+    pub prefer: Option<PreferSpec>,
+    /// `on_conflict:`
+    pub on_conflict: Option<Located<String>>,
+    /// `tolerance:`
+    pub tolerance: Option<Node>,
+    /// `updated_at:` a timestamp expression per source.
+    pub updated_at: Vec<(Key, ExprSrc)>,
+    /// Where `updated_at:` was written.
+    pub updated_at_loc: Option<Loc>,
+}
+
+impl TruthSpec {
+    /// Whether any source-of-truth key is present.
+    pub fn is_empty(&self) -> bool {
+        self.from_loc.is_none()
+            && self.prefer.is_none()
+            && self.on_conflict.is_none()
+            && self.tolerance.is_none()
+            && self.updated_at_loc.is_none()
+    }
+}
+
+/// Decodes a mapping file's tree.
+pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
+    let mut spec = MappingSpec {
+        loc: root.loc,
+        ..MappingSpec::default()
+    };
+    let Some(entries) = d.map(root, "a mapping file") else {
+        return spec;
+    };
+    d.check_keys(entries, MAPPING_KEYS, "in a mapping file");
+    spec.name = get(entries, "mapping").and_then(|n| d.text(n, "`mapping:` (the name)"));
+    spec.version = get(entries, "version").and_then(|n| d.text(n, "`version:`"));
+    spec.description = get(entries, "description").and_then(|n| d.text(n, "`description:`")).map(|l| l.value);
+    spec.key = get(entries, "key").and_then(|n| d.expr(n, "`key:`"));
+    spec.filter = get(entries, "filter").and_then(|n| d.expr(n, "`filter:`"));
+    spec.nulls = get(entries, "nulls").and_then(|n| d.text(n, "`nulls:`"));
+    spec.contract = get(entries, "contract").and_then(|n| d.text(n, "`contract:` (a JSON Schema file)"));
+    if let Some(n) = get(entries, "lookups") {
+        spec.lookups = decode_lookups(d, n);
+    }
+    if let Some(n) = get(entries, "sources") {
+        spec.sources_loc = Some(key_of(entries, "sources").map_or(n.loc, |k| k.loc));
+        spec.sources = decode_sources(d, n);
+    }
+    if let Some(n) = get(entries, "prefer") {
+        spec.prefer = decode_prefer(d, n);
+    }
+    if let Some(n) = get(entries, "hooks") {
+        spec.hooks = decode_hooks(d, n);
+    }
+    match get(entries, "fields") {
+        Some(n) => {
+            spec.fields_loc = Some(n.loc);
+            spec.fields = decode_fields(d, n);
+        }
+        None => {
+            d.hint(
+                SpecCode::MissingKey,
+                root.loc,
+                "a mapping needs `fields:`",
+                "add `fields:` with one output field per line, such as `order_id: $.id`",
+            );
+        }
+    }
+    if spec.name.is_none() && get(entries, "mapping").is_none() {
+        d.hint(
+            SpecCode::MissingKey,
+            root.loc,
+            "a mapping needs a name: `mapping:`",
+            "add a first line such as `mapping: shopify-order-to-erp`",
+        );
+    }
+    if let Some(n) = get(entries, "validate") {
+        spec.validate = decode_rules(d, n);
+    }
+    if let Some(n) = get(entries, "tests") {
+        spec.tests = decode_tests(d, n);
+    }
+    spec
+}
+
+fn decode_lookups(d: &mut Decoder, node: &Node) -> Vec<LookupSpec> {
+    let Some(entries) = d.map(node, "`lookups:`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, body) in entries {
+        let Some(b) = d.map(body, &format!("lookup `{}`", name.text)) else {
+            continue;
+        };
+        d.check_keys(b, LOOKUP_KEYS, &format!("in lookup `{}`", name.text));
+        out.push(LookupSpec {
+            name: name.clone(),
+            inline: get(b, "inline").cloned(),
+            file: get(b, "file").and_then(|n| d.text(n, "`file:`")),
+            key: get(b, "key").and_then(|n| d.text(n, "`key:`")),
+            value: get(b, "value").and_then(|n| d.text(n, "`value:`")),
+            format: get(b, "format").and_then(|n| d.text(n, "`format:`")),
+            strict: get(b, "strict").and_then(|n| d.boolean(n, "`strict:`")).unwrap_or(false),
+            loc: name.loc,
+        });
+    }
+    out
+}
+
+fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
+    let Some(entries) = d.map(node, "`sources:`") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, body) in entries {
+        let key = match &body.value {
+            Yaml::Map(b) => {
+                d.check_keys(b, SOURCE_KEYS, &format!("in source `{}`", name.text));
+                get(b, "key").and_then(|n| d.expr(n, "`key:`"))
+            }
+            _ => d.expr(body, &format!("source `{}`", name.text)),
+        };
+        if key.is_none() {
+            d.hint(
+                SpecCode::MissingKey,
+                name.loc,
+                format!("source `{}` needs a `key:` expression", name.text),
+                "for example `erp: { key: $.item_code }`",
+            );
+        }
+        out.push(SourceSpec {
+            name: name.clone(),
+            key,
+        });
+    }
+    out
+}
+
+fn decode_prefer(d: &mut Decoder, node: &Node) -> Option<PreferSpec> {
+    match &node.value {
+        Yaml::String(s) if s == "latest" => Some(PreferSpec::Latest(node.loc)),
+        Yaml::String(s) => Some(PreferSpec::Order(
+            vec![Located {
+                value: s.clone(),
+                loc: node.loc,
+            }],
+            node.loc,
+        )),
+        Yaml::Seq(items) => Some(PreferSpec::Order(
+            items.iter().filter_map(|i| d.text(i, "a `prefer:` entry")).collect(),
+            node.loc,
+        )),
+        other => {
+            let kind = other.kind();
+            d.hint(
+                SpecCode::WrongType,
+                node.loc,
+                format!("`prefer:` must be a list of sources or `latest`, got {kind}"),
+                "for example `prefer: [erp, pim]` or `prefer: latest`",
+            );
+            None
+        }
+    }
+}
+
+fn decode_hooks(d: &mut Decoder, node: &Node) -> Option<HooksSpec> {
+    let entries = d.map(node, "`hooks:`")?;
+    d.check_keys(entries, HOOK_KEYS, "in `hooks:`");
+    let limits = match get(entries, "limits") {
+        Some(n) => d.map(n, "`limits:`").map(<[_]>::to_vec).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Some(HooksSpec {
+        script: get(entries, "script").and_then(|n| d.text(n, "`script:`")),
+        inline: get(entries, "inline").and_then(|n| d.text(n, "`inline:`")),
+        before: get(entries, "before").and_then(|n| d.text(n, "`before:`")),
+        after: get(entries, "after").and_then(|n| d.text(n, "`after:`")),
+        limits,
+        loc: node.loc,
+    })
+}
+
+fn decode_tests(d: &mut Decoder, node: &Node) -> Vec<TestSpec> {
+    let Yaml::Seq(items) = &node.value else {
+        d.hint(SpecCode::WrongType, node.loc, "`tests:` must be a list", "start each test with `- name: …`");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(e) = d.map(item, "a test") else { continue };
+        d.check_keys(e, TEST_KEYS, "in a test");
+        let inputs = match get(e, "inputs") {
+            Some(n) => d
+                .map(n, "`inputs:`")
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| d.text(v, "an input file").map(|t| (k.clone(), t)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        out.push(TestSpec {
+            name: get(e, "name").and_then(|n| d.text(n, "`name:`")),
+            input: get(e, "input").and_then(|n| d.text(n, "`input:`")),
+            inputs,
+            expect: get(e, "expect").and_then(|n| d.text(n, "`expect:`")),
+            expect_error: get(e, "expect_error").and_then(|n| d.text(n, "`expect_error:`")),
+            loc: item.loc,
+        });
+    }
+    out
+}
+
+fn decode_rules(d: &mut Decoder, node: &Node) -> Vec<RuleSpec> {
+    let Yaml::Seq(items) = &node.value else {
+        d.hint(SpecCode::WrongType, node.loc, "`validate:` must be a list of rules", "start each rule with `- rule: …`");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(e) = d.map(item, "a rule") else { continue };
+        d.check_keys(e, RULE_KEYS, "in a `validate:` rule");
+        let rule = get(e, "rule").and_then(|n| d.expr(n, "`rule:`"));
+        if get(e, "rule").is_none() {
+            d.error(SpecCode::MissingKey, item.loc, "a `validate:` entry needs `rule:`");
+        }
+        out.push(RuleSpec {
+            rule,
+            message: get(e, "message").and_then(|n| d.text(n, "`message:`")),
+            severity: get(e, "severity").and_then(|n| d.text(n, "`severity:`")),
+            loc: item.loc,
+        });
+    }
+    out
+}
+
+fn decode_fields(d: &mut Decoder, node: &Node) -> Vec<FieldSpec> {
+    let Some(entries) = d.map(node, "`fields:`") else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|(k, v)| decode_field(d, k, v))
+        .collect()
+}
+
+fn enum_list(d: &mut Decoder, node: &Node) -> Option<(Vec<Node>, Loc)> {
+    match &node.value {
+        Yaml::Seq(items) => Some((items.clone(), node.loc)),
+        other => {
+            let kind = other.kind();
+            d.hint(
+                SpecCode::WrongType,
+                node.loc,
+                format!("`enum:` must be a list of allowed values, got {kind}"),
+                "for example `enum: [paid, pending, refunded]`",
+            );
+            None
+        }
+    }
+}
+
+fn decode_checks(d: &mut Decoder, e: &[(Key, Node)]) -> ChecksSpec {
+    let mut c = ChecksSpec {
+        kind: get(e, "type").and_then(|n| d.text(n, "`type:`")),
+        required: get(e, "required").and_then(|n| {
+            d.boolean(n, "`required:`").map(|b| Located { value: b, loc: n.loc })
+        }),
+        pattern: get(e, "pattern").and_then(|n| d.text(n, "`pattern:`")),
+        one_of: get(e, "enum").and_then(|n| enum_list(d, n)),
+        min: get(e, "min").cloned(),
+        max: get(e, "max").cloned(),
+        min_length: get(e, "min_length").cloned(),
+        max_length: get(e, "max_length").cloned(),
+        checks: Vec::new(),
+    };
+    if let Some(n) = get(e, "checks") {
+        match &n.value {
+            Yaml::Seq(items) => {
+                for item in items {
+                    let Some(ce) = d.map(item, "a check") else { continue };
+                    d.check_keys(ce, CHECK_KEYS, "in a check");
+                    c.checks.push(CheckSpec {
+                        when: get(ce, "when").and_then(|n| d.expr(n, "`when:`")),
+                        rule: get(ce, "rule").and_then(|n| d.expr(n, "`rule:`")),
+                        pattern: get(ce, "pattern").and_then(|n| d.text(n, "`pattern:`")),
+                        one_of: get(ce, "enum").and_then(|n| enum_list(d, n)),
+                        min: get(ce, "min").cloned(),
+                        max: get(ce, "max").cloned(),
+                        message: get(ce, "message").and_then(|n| d.text(n, "`message:`")),
+                        severity: get(ce, "severity").and_then(|n| d.text(n, "`severity:`")),
+                        loc: item.loc,
+                    });
+                }
+            }
+            other => {
+                let kind = other.kind();
+                d.hint(
+                    SpecCode::WrongType,
+                    n.loc,
+                    format!("`checks:` must be a list, got {kind}"),
+                    "start each check with `- pattern: …` or `- rule: …`",
+                );
+            }
+        }
+    }
+    c
+}
+
+fn source_exprs(d: &mut Decoder, node: &Node, what: &str) -> Vec<(Key, ExprSrc)> {
+    let Some(m) = d.map(node, what) else {
+        return Vec::new();
+    };
+    m.iter()
+        .filter_map(|(k, v)| d.expr(v, &format!("`{what}` for `{}`", k.text)).map(|e| (k.clone(), e)))
+        .collect()
+}
+
+fn decode_truth(d: &mut Decoder, e: &[(Key, Node)]) -> TruthSpec {
+    let mut t = TruthSpec::default();
+    if let Some(n) = get(e, "from") {
+        t.from_loc = Some(key_of(e, "from").map_or(n.loc, |k| k.loc));
+        t.from = source_exprs(d, n, "from:");
+    }
+    if let Some(n) = get(e, "updated_at") {
+        t.updated_at_loc = Some(key_of(e, "updated_at").map_or(n.loc, |k| k.loc));
+        t.updated_at = source_exprs(d, n, "updated_at:");
+    }
+    t.prefer = get(e, "prefer").and_then(|n| decode_prefer(d, n));
+    t.on_conflict = get(e, "on_conflict").and_then(|n| d.text(n, "`on_conflict:`"));
+    t.tolerance = get(e, "tolerance").cloned();
+    t
+}
+
+fn decode_field(d: &mut Decoder, name: &Key, node: &Node) -> Option<FieldSpec> {
+    let Yaml::Map(e) = &node.value else {
+        // Short form: the value is the expression.
+        let expr = d.expr(node, &format!("field `{}`", name.text))?;
+        return Some(FieldSpec {
+            name: name.clone(),
+            body: FieldBody::Expr(expr),
+            when: None,
+            doc: None,
+            omit_null: None,
+            default: None,
+            checks: ChecksSpec::default(),
+            truth: TruthSpec::default(),
+        });
+    };
+    let context = format!("in field `{}`", name.text);
+    d.check_keys(e, FIELD_KEYS, &context);
+    let has = |k: &str| get(e, k).is_some();
+    let body = if let Some(each) = get(e, "each") {
+        let each = d.expr(each, "`each:`")?;
+        let filter = get(e, "where").and_then(|n| d.expr(n, "`where:`"));
+        let item = match (get(e, "fields"), get(e, "expr")) {
+            (Some(f), None) => EachItem::Fields(decode_fields(d, f), f.loc),
+            (None, Some(x)) => EachItem::Expr(d.expr(x, "`expr:`")?),
+            (Some(_), Some(_)) => {
+                d.hint(
+                    SpecCode::ConflictingKeys,
+                    name.loc,
+                    format!("field `{}` has both `fields:` and `expr:` under `each:`", name.text),
+                    "use `fields:` to build an object per element, or `expr:` for one value per element",
+                );
+                return None;
+            }
+            (None, None) => {
+                d.hint(
+                    SpecCode::MissingKey,
+                    name.loc,
+                    format!("field `{}` has `each:` but neither `fields:` nor `expr:`", name.text),
+                    "add `fields:` (an object per element) or `expr:` (a value per element, such as `expr: it.sku`)",
+                );
+                return None;
+            }
+        };
+        FieldBody::Each { each, filter, item }
+    } else if let Some(f) = get(e, "fields") {
+        if has("expr") {
+            d.hint(
+                SpecCode::ConflictingKeys,
+                name.loc,
+                format!("field `{}` has both `fields:` and `expr:`", name.text),
+                "a field is either a nested object (`fields:`) or a value (`expr:`)",
+            );
+        }
+        FieldBody::Nested(decode_fields(d, f), f.loc)
+    } else if let Some(x) = get(e, "expr") {
+        FieldBody::Expr(d.expr(x, "`expr:`")?)
+    } else {
+        if !has("default") && !has("from") {
+            d.hint(
+                SpecCode::MissingKey,
+                name.loc,
+                format!("field `{}` needs `expr:`, `fields:`, `each:` or `default:`", name.text),
+                "write the expression directly (`total: $.total_price`) or under `expr:`",
+            );
+            return None;
+        }
+        FieldBody::Nothing
+    };
+    if has("where") && !has("each") {
+        if let Some(k) = key_of(e, "where") {
+            d.hint(
+                SpecCode::ConflictingKeys,
+                k.loc,
+                "`where:` only applies to `each:`",
+                "filter a single value with `when:` instead",
+            );
+        }
+    }
+    Some(FieldSpec {
+        name: name.clone(),
+        body,
+        when: get(e, "when").and_then(|n| d.expr(n, "`when:`")),
+        doc: get(e, "doc").and_then(|n| d.text(n, "`doc:`")).map(|l| l.value),
+        omit_null: get(e, "omit_null").and_then(|n| d.boolean(n, "`omit_null:`")),
+        default: get(e, "default").cloned(),
+        checks: decode_checks(d, e),
+        truth: decode_truth(d, e),
+    })
+}

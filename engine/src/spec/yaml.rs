@@ -1,0 +1,257 @@
+//! A located YAML tree: every node knows its line, column and byte range.
+//!
+//! Why a tree and not `#[derive(Deserialize)]` straight into the spec
+//! structs: serde stops at the first error, and SPEC §7 asks for every
+//! problem of a file in one run (an unknown key here, a bad expression
+//! there). serde-saphyr parses the YAML into this tree (its `Spanned`
+//! wrapper gives each value its place); the spec decoder then walks the
+//! tree and collects all problems as located diagnostics.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+/// Where a node is in its file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column (characters).
+    pub column: u32,
+    /// Byte offset of the node's text, when known.
+    pub offset: usize,
+    /// Byte length of the node's text (0 when unknown).
+    pub len: usize,
+}
+
+/// A YAML node.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// What it is.
+    pub value: Yaml,
+    /// Where it is.
+    pub loc: Loc,
+}
+
+/// YAML values. Scalars keep their source text so expressions and numbers
+/// are read exactly as written (`19.90` stays `19.90`).
+#[derive(Clone, Debug)]
+pub enum Yaml {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, as written.
+    Number(String),
+    /// A string.
+    String(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order, keys with their places.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key.
+#[derive(Clone, Debug)]
+pub struct Key {
+    /// The key text.
+    pub text: String,
+    /// Where it is.
+    pub loc: Loc,
+}
+
+impl Yaml {
+    /// A word for messages: "a mapping", "a list", "text"…
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Yaml::Null => "nothing (null)",
+            Yaml::Bool(_) => "true/false",
+            Yaml::Number(_) => "a number",
+            Yaml::String(_) => "text",
+            Yaml::Seq(_) => "a list",
+            Yaml::Map(_) => "a mapping",
+        }
+    }
+}
+
+impl Node {
+    /// The scalar's text (strings, numbers, booleans), as written.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Yaml::String(s) | Yaml::Number(s) => Some(s.clone()),
+            Yaml::Bool(b) => Some(b.to_string()),
+            Yaml::Null => Some("null".to_string()),
+            _ => None,
+        }
+    }
+
+    /// The mapping's entries, if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+        match &self.value {
+            Yaml::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Parses YAML text into a located tree.
+pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+    };
+    let spanned: Spanned<Yaml> = serde_saphyr::from_str_with_options(text, options)?;
+    Ok(located(text, spanned))
+}
+
+fn located(text: &str, s: Spanned<Yaml>) -> Node {
+    let mut node = spanned_node(s);
+    fix_numbers(text, &mut node);
+    node
+}
+
+/// Numbers arrive from serde as `f64`/`i64`; put back the text as written
+/// so `19.90` keeps its digits and huge ids are not rounded.
+fn fix_numbers(text: &str, node: &mut Node) {
+    match &mut node.value {
+        Yaml::Number(n) => {
+            if let Some(raw) = text.get(node.loc.offset..node.loc.offset + node.loc.len) {
+                let raw = raw.trim();
+                if !raw.is_empty() && raw.parse::<f64>().is_ok() {
+                    *n = raw.to_string();
+                }
+            }
+        }
+        Yaml::Seq(items) => items.iter_mut().for_each(|c| fix_numbers(text, c)),
+        Yaml::Map(entries) => entries.iter_mut().for_each(|(_, v)| fix_numbers(text, v)),
+        _ => {}
+    }
+}
+
+struct YamlVisitor;
+
+fn spanned_node(s: Spanned<Yaml>) -> Node {
+    let span = s.referenced.span();
+    Node {
+        value: s.value,
+        loc: Loc {
+            line: s.referenced.line() as u32,
+            column: s.referenced.column() as u32,
+            offset: span.byte_offset().unwrap_or(span.offset()) as usize,
+            len: span.byte_len().unwrap_or(span.len()) as usize,
+        },
+    }
+}
+
+impl<'de> Visitor<'de> for YamlVisitor {
+    type Value = Yaml;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Yaml, E> {
+        Ok(Yaml::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(v.to_string()))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Yaml, E> {
+        Ok(Yaml::Number(v.to_string()))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Yaml, E> {
+        Ok(Yaml::Number(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Yaml, E> {
+        Ok(Yaml::Number(format!("{v:?}")))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Yaml, E> {
+        Ok(Yaml::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Yaml, E> {
+        Ok(Yaml::String(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Yaml, E> {
+        Ok(Yaml::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Yaml, E> {
+        Ok(Yaml::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Yaml, D::Error> {
+        Yaml::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Yaml, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Yaml>>()? {
+            items.push(spanned_node(item));
+        }
+        Ok(Yaml::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Yaml, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+            let value = map.next_value::<Spanned<Yaml>>()?;
+            let k = spanned_node(Spanned::new(Yaml::Null, key.referenced, key.defined));
+            entries.push((
+                Key {
+                    text: key.value.0,
+                    loc: k.loc,
+                },
+                spanned_node(value),
+            ));
+        }
+        Ok(Yaml::Map(entries))
+    }
+}
+
+impl<'de> Deserialize<'de> for Yaml {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Yaml, D::Error> {
+        d.deserialize_any(YamlVisitor)
+    }
+}
+
+/// A mapping key read as text whatever its YAML type (`1:`, `true:`).
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyText, D::Error> {
+        match Yaml::deserialize(d)? {
+            Yaml::String(s) | Yaml::Number(s) => Ok(KeyText(s)),
+            Yaml::Bool(b) => Ok(KeyText(b.to_string())),
+            Yaml::Null => Ok(KeyText("null".into())),
+            _ => Err(de::Error::custom("a mapping key must be text")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_node_has_a_place() {
+        let text = "mapping: x\nfields:\n  total: 19.90\n  name: '\"SO-\" + $.id'\n  list:\n    - a\n    - 2\n";
+        let root = parse(text).unwrap();
+        let map = root.as_map().unwrap();
+        assert_eq!(map[0].0.text, "mapping");
+        assert_eq!((map[0].0.loc.line, map[0].0.loc.column), (1, 1));
+        let fields = map[1].1.as_map().unwrap();
+        assert_eq!(fields[0].0.text, "total");
+        assert_eq!((fields[0].1.loc.line, fields[0].1.loc.column), (3, 10));
+        assert!(matches!(&fields[0].1.value, Yaml::Number(n) if n == "19.90"));
+        assert!(matches!(&fields[1].1.value, Yaml::String(s) if s == "\"SO-\" + $.id"));
+        assert_eq!(&text[fields[1].1.loc.offset..fields[1].1.loc.offset + 1], "'");
+        let Yaml::Seq(items) = &fields[2].1.value else { panic!() };
+        assert_eq!(items[1].loc.line, 7);
+    }
+
+    #[test]
+    fn syntax_errors_have_places() {
+        let err = parse("a: [1, 2\nb: c").unwrap_err();
+        assert!(err.to_string().contains("line"), "{err}");
+        assert!(parse("a: 1\na: 2").is_err());
+    }
+}
