@@ -112,7 +112,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> CompileError {
         .next()
         .map_or(pos, |c| pos + c.len_utf8());
     let found = match text[pos..].chars().next() {
-        None => "the end of the expression".to_string(),
+        None => "end of the expression".to_string(),
         Some(c) => format!("`{c}`"),
     };
     let expected = match &e.variant {
@@ -764,7 +764,7 @@ mod tests {
     #[test]
     fn errors() {
         assert!(shape("$.a &&").contains("use `and`") || shape("$.a && $.b").starts_with("error"));
-        assert!(shape("upper(").starts_with("error: unexpected the end of the expression"));
+        assert!(shape("upper(").starts_with("error: unexpected end of the expression"));
         assert!(shape("").starts_with("error: empty expression"));
         assert!(shape(&"(".repeat(100)).contains("nested deeper"));
     }
