@@ -15,6 +15,7 @@ use crate::ast::{BinaryOp, Expr, ExprKind, Path, Root, SegmentKind, Span, UnaryO
 use crate::error::{nearest, Code, CompileError};
 use crate::functions::{self, Builtin, Imp, Special, BUILTINS};
 use crate::jsonpath::Query;
+use crate::projection::{Read, ReadRoot};
 use crate::value::{Str, Value};
 
 /// A lookup table the expression may name.
@@ -52,6 +53,9 @@ pub struct Scope<'a> {
     pub out: Option<OutCheck<'a>>,
     /// Whether `it` and `index()` are defined (inside `each`).
     pub element: bool,
+    /// The input path `it` stands for inside `each:` over a plain path
+    /// (for input projection); `None` when `it` is computed.
+    pub it_base: Option<&'a Read>,
 }
 
 /// A compiled expression, ready to evaluate against any number of records.
@@ -59,7 +63,8 @@ pub struct Scope<'a> {
 pub struct Program {
     pub(crate) node: Node,
     text: Arc<str>,
-    reads: Vec<String>,
+    reads: Vec<Read>,
+    singular: Option<Read>,
 }
 
 impl Program {
@@ -77,8 +82,13 @@ impl Program {
             scope,
             reads: Vec::new(),
             lambda: 0,
+            it_bases: vec![scope.it_base.map(|r| (r.root.clone(), r.keys.clone()))],
         };
         let node = c.expr(&ast)?;
+        let singular = match &ast.kind {
+            ExprKind::Path(p) => c.pure_path(p),
+            _ => None,
+        };
         let mut reads = c.reads;
         reads.sort();
         reads.dedup();
@@ -86,6 +96,7 @@ impl Program {
             node,
             text: Arc::from(text),
             reads,
+            singular,
         })
     }
 
@@ -94,10 +105,18 @@ impl Program {
         &self.text
     }
 
-    /// The singular input paths the expression reads (`$.customer.email`,
-    /// `$erp.price`, `it.sku`), for lineage and input projection.
-    pub fn reads(&self) -> &[String] {
+    /// The input paths the expression reads (`$.customer.email`,
+    /// `$erp.price`; `it.sku` resolved against its list), for lineage and
+    /// input projection.
+    pub fn reads(&self) -> &[Read] {
         &self.reads
+    }
+
+    /// The path, when the whole expression is a plain path of names and
+    /// indexes (`$.line_items`, `it.parts`): an `each:` over it lets the
+    /// elements be projected by what the fields read through `it`.
+    pub fn singular_read(&self) -> Option<&Read> {
+        self.singular.as_ref()
     }
 
     /// The value, when the expression is a constant.
@@ -155,8 +174,11 @@ pub(crate) enum Node {
 
 struct Compiler<'s, 'a> {
     scope: &'s Scope<'a>,
-    reads: Vec<String>,
+    reads: Vec<Read>,
     lambda: usize,
+    /// What `it` stands for, innermost last: `None` when it is a computed
+    /// value (whose inputs are already read whole).
+    it_bases: Vec<Option<(ReadRoot, Vec<Str>)>>,
 }
 
 impl Compiler<'_, '_> {
@@ -326,19 +348,11 @@ impl Compiler<'_, '_> {
                 CompileError::new(Code::BadJsonPath, seg_span, format!("invalid JSONPath: {msg}"))
                     .hint("see RFC 9535: [*], [1:3], [?@.qty > 1], ..name")
             })?;
-            self.note_read(&p.root, &[], Some(&text[1..]));
+            self.note_read(p);
             return Ok(Node::Query(base, Box::new(query), span));
         }
         let steps = self.steps(p)?;
-        let names: Vec<&str> = p
-            .segments
-            .iter()
-            .map_while(|s| match &s.kind {
-                SegmentKind::Name(n) => Some(n.as_str()),
-                _ => None,
-            })
-            .collect();
-        self.note_read(&p.root, &names, None);
+        self.note_read(p);
         Ok(Node::Path(base, steps))
     }
 
@@ -356,25 +370,49 @@ impl Compiler<'_, '_> {
             .collect()
     }
 
-    fn note_read(&mut self, root: &Root, names: &[&str], query: Option<&str>) {
-        let mut text = match root {
-            Root::Input => "$".to_string(),
-            Root::Source(s) => format!("${s}"),
-            Root::It => "it".to_string(),
-            Root::Out | Root::Expr(_) => return,
+    /// Where a path's root points in the input: `None` for `out`, computed
+    /// values, and `it` over a computed list.
+    fn read_root(&self, root: &Root) -> Option<(ReadRoot, Vec<Str>)> {
+        match root {
+            Root::Input => Some((ReadRoot::Input, Vec::new())),
+            Root::Source(name) => self
+                .scope
+                .sources
+                .iter()
+                .position(|s| s == name)
+                .map(|i| (ReadRoot::Source(i), Vec::new())),
+            Root::It => self.it_bases.last().cloned().flatten(),
+            Root::Out | Root::Expr(_) => None,
+        }
+    }
+
+    /// Records the input a path reads: its keys up to the first computed
+    /// or query step, the whole value below.
+    fn note_read(&mut self, p: &Path) {
+        let Some((root, mut keys)) = self.read_root(&p.root) else {
+            return;
         };
-        for n in names {
-            if n.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                text.push('.');
-                text.push_str(n);
-            } else {
-                text.push_str(&format!("['{}']", n.replace('\'', "\\'")));
+        for s in &p.segments {
+            match &s.kind {
+                SegmentKind::Name(n) => keys.push(Str::from(n.as_str())),
+                SegmentKind::Index(_) => {}
+                SegmentKind::Dynamic(_) | SegmentKind::Query => break,
             }
         }
-        if let Some(q) = query {
-            text.push_str(q);
+        self.reads.push(Read { root, keys, whole: true });
+    }
+
+    /// The read of a path made only of names and indexes.
+    fn pure_path(&self, p: &Path) -> Option<Read> {
+        let (root, mut keys) = self.read_root(&p.root)?;
+        for s in &p.segments {
+            match &s.kind {
+                SegmentKind::Name(n) => keys.push(Str::from(n.as_str())),
+                SegmentKind::Index(_) => {}
+                _ => return None,
+            }
         }
-        self.reads.push(text);
+        Some(Read { root, keys, whole: true })
     }
 
     fn check_out(&self, p: &Path, span: Span) -> Result<(), CompileError> {
@@ -485,6 +523,7 @@ impl Compiler<'_, '_> {
                         self.check_out(p, args[0].span)?;
                     }
                     let steps = self.steps(p)?;
+                    self.note_read(p);
                     Ok(Node::Exists(base, steps))
                 }
                 _ => Err(CompileError::new(
@@ -512,10 +551,26 @@ impl Compiler<'_, '_> {
                         | Special::SortBy
                 );
                 let mut nodes = Vec::with_capacity(args.len());
+                // The list of a lambda: when it is a plain path, its elements
+                // are read only through `it` in the body.
+                let mut base = None;
                 for (i, a) in args.iter().enumerate() {
-                    if lambda && i == 1 {
+                    if lambda && i == 0 {
+                        let before = self.reads.len();
+                        nodes.push(self.expr(a)?);
+                        if let ExprKind::Path(p) = &a.kind {
+                            if let Some(mut r) = self.pure_path(p) {
+                                self.reads.truncate(before);
+                                base = Some((r.root.clone(), r.keys.clone()));
+                                r.whole = false;
+                                self.reads.push(r);
+                            }
+                        }
+                    } else if lambda && i == 1 {
                         self.lambda += 1;
+                        self.it_bases.push(base.take());
                         let n = self.expr(a);
+                        self.it_bases.pop();
                         self.lambda -= 1;
                         nodes.push(n?);
                     } else {
@@ -642,7 +697,8 @@ mod tests {
     fn records_reads() {
         let p = Program::compile("$.a.b + $['odd key'] + size($.c[*])", &Scope::default());
         assert!(p.is_err());
-        let p = Program::compile("$.a.b + count($.c[*]) + $['odd key']", &Scope::default()).unwrap();
-        assert_eq!(p.reads(), ["$.a.b", "$.c[*]", "$['odd key']"]);
+        let p = Program::compile("$.a.b + count($.c[*]) + $['odd key'] + sum(map($.l, it.x))", &Scope::default()).unwrap();
+        let shown: Vec<String> = p.reads().iter().map(|r| format!("{r}{}", if r.whole { "" } else { " (shape)" })).collect();
+        assert_eq!(shown, ["$.a.b", "$.c", "$.l (shape)", "$.l.x", "$['odd key']"]);
     }
 }

@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::projection::{PNode, Projection};
 use crate::value::{Map, Number, Str, Value};
 
 /// Deepest nesting of arrays and objects the reader accepts.
@@ -43,6 +44,25 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     };
     p.skip_ws();
     let v = p.value()?;
+    p.skip_ws();
+    if p.pos < p.src.len() {
+        return Err(p.error("unexpected text after the JSON value"));
+    }
+    Ok(v)
+}
+
+/// Parses one JSON document, building only the parts `projection` keeps
+/// and skipping the rest (whose syntax is still checked): the result reads
+/// the same as the full document along every projected path.
+pub fn parse_projected(text: &str, projection: &Projection) -> Result<Value, JsonError> {
+    let mut p = Parser {
+        src: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    let v = p.projected(&projection.root)?;
     p.skip_ws();
     if p.pos < p.src.len() {
         return Err(p.error("unexpected text after the JSON value"));
@@ -99,6 +119,227 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(_) => Err(self.error("expected a JSON value")),
         }
+    }
+
+    fn projected(&mut self, node: &PNode) -> Result<Value, JsonError> {
+        let PNode::Keys(keys) = node else {
+            return self.value();
+        };
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.pos += 1;
+                let mut map = Map::with_capacity(keys.len());
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(Value::object(map));
+                }
+                loop {
+                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        return Err(self.error("expected a string key"));
+                    }
+                    let key = self.key_raw()?;
+                    self.skip_ws();
+                    if self.peek() != Some(b':') {
+                        return Err(self.error("expected ':' after the key"));
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    let wanted = match &key {
+                        Ok(raw) => keys.iter().find(|(k, _)| &**k == *raw),
+                        Err(decoded) => keys.iter().find(|(k, _)| **k == **decoded),
+                    };
+                    match wanted {
+                        Some((k, child)) => {
+                            let v = self.projected(child)?;
+                            map.insert(k.clone(), v);
+                        }
+                        None => self.skip_value()?,
+                    }
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(self.error("expected ',' or '}' in object")),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Value::object(map))
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(Value::array(items));
+                }
+                loop {
+                    self.skip_ws();
+                    items.push(self.projected(node)?);
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(self.error("expected ',' or ']' in array")),
+                    }
+                }
+                self.depth -= 1;
+                Ok(Value::Array(Arc::new(items)))
+            }
+            _ => self.value(),
+        }
+    }
+
+    /// A key as a slice of the input when it has no escapes (`Ok`), else
+    /// decoded (`Err`), without allocating in the common case.
+    fn key_raw(&mut self) -> Result<Result<&'a str, Str>, JsonError> {
+        let start = self.pos + 1;
+        if let Some(n) = memchr::memchr2(b'"', b'\\', &self.src[start..]) {
+            if self.src[start + n] == b'"' && !self.src[start..start + n].iter().any(|&b| b < 0x20) {
+                self.pos = start + n + 1;
+                return Ok(Ok(&self.text[start..start + n]));
+            }
+        }
+        self.string().map(Err)
+    }
+
+    /// Skips one value, checking its syntax, without building it.
+    fn skip_value(&mut self) -> Result<(), JsonError> {
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        return Err(self.error("expected a string key"));
+                    }
+                    self.skip_string()?;
+                    self.skip_ws();
+                    if self.peek() != Some(b':') {
+                        return Err(self.error("expected ':' after the key"));
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    self.skip_value()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(self.error("expected ',' or '}' in object")),
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                loop {
+                    self.skip_ws();
+                    self.skip_value()?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            break;
+                        }
+                        _ => return Err(self.error("expected ',' or ']' in array")),
+                    }
+                }
+                self.depth -= 1;
+                Ok(())
+            }
+            Some(b'"') => self.skip_string(),
+            Some(b'-' | b'0'..=b'9') => self.skip_number(),
+            _ => self.value().map(|_| ()),
+        }
+    }
+
+    fn skip_string(&mut self) -> Result<(), JsonError> {
+        self.pos += 1;
+        loop {
+            let rest = &self.src[self.pos..];
+            let Some(n) = memchr::memchr2(b'"', b'\\', rest) else {
+                self.pos = self.src.len();
+                return Err(self.error("unterminated string"));
+            };
+            if let Some(bad) = rest[..n].iter().position(|&b| b < 0x20) {
+                self.pos += bad;
+                return Err(self.error("control character in string"));
+            }
+            self.pos += n;
+            if self.src[self.pos] == b'"' {
+                self.pos += 1;
+                return Ok(());
+            }
+            self.pos += 1;
+            match self.peek() {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                Some(b'u') => {
+                    self.pos += 1;
+                    self.unicode_escape()?;
+                }
+                _ => return Err(self.error("invalid escape in string")),
+            }
+        }
+    }
+
+    fn skip_number(&mut self) -> Result<(), JsonError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: digits expected after '.'"));
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: digits expected in exponent"));
+            }
+            self.digits();
+        }
+        Ok(())
     }
 
     fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
@@ -516,6 +757,28 @@ mod tests {
         assert!(parse("\"\\ud800\"").is_err());
         assert!(parse("{\"a\":1}x").is_err());
         assert!(parse(&"[".repeat(10_000)).is_err());
+    }
+
+    #[test]
+    fn projection_builds_only_what_is_read_and_checks_the_rest() {
+        use crate::projection::{Read, ReadRoot};
+        let read = |keys: &[&str], whole| Read {
+            root: ReadRoot::Input,
+            keys: keys.iter().map(|k| Str::from(*k)).collect(),
+            whole,
+        };
+        let proj = Projection::from_reads(
+            &ReadRoot::Input,
+            &[read(&["a", "b"], true), read(&["items"], false), read(&["items", "sku"], true)],
+        )
+        .unwrap();
+        let text = r#"{"x": {"deep": [1, "two", null]}, "a": {"b": 1.50, "c": 2}, "items": [{"sku": "s1", "q": 1}, 7], "z": "\u00e9"}"#;
+        let v = parse_projected(text, &proj).unwrap();
+        assert_eq!(to_string(&v), r#"{"a":{"b":1.5},"items":[{"sku":"s1"},7]}"#);
+        assert!(parse_projected(r#"{"x": [1, 2,], "a": 1}"#, &proj).is_err());
+        assert!(parse_projected(r#"{"x": "\q", "a": 1}"#, &proj).is_err());
+        assert!(parse_projected(r#"{"x": 01}"#, &proj).is_err());
+        assert!(parse_projected(&format!("{{\"x\": {}}}", "[".repeat(1000)), &proj).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod functions;
 pub mod json;
 mod jsonpath;
 mod parse;
+mod projection;
 mod value;
 
 pub use compile::{HostFn, LookupDecl, OutCheck, Program, Scope};
@@ -32,6 +33,7 @@ pub use eval::{compare, Ctx, Host, NoHost};
 pub use json::JsonError;
 pub use jsonpath::Query;
 pub use parse::parse;
+pub use projection::{Projection, Read, ReadRoot};
 pub use value::{Kind, Map, Number, Str, Value};
 
 /// Re-exported so embedders can build numbers and timestamps.

@@ -11,7 +11,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use mapwright_dsl::{Map, Str, Value};
+use std::sync::Arc;
+
+use mapwright_dsl::{Map, Projection, Str, Value};
 
 use crate::Error;
 
@@ -66,6 +68,22 @@ pub struct InputRecord {
     pub value: Result<Value, BadInput>,
     /// Where it came from (`orders.jsonl:17`).
     pub origin: String,
+    /// The record's text, when it was read with a projection (the value
+    /// then holds only the projected parts): parse it in full with
+    /// [`InputRecord::full`] for a dead letter.
+    pub raw: Option<String>,
+}
+
+impl InputRecord {
+    /// The complete record: the value itself, or the raw text parsed in
+    /// full when the value was projected.
+    pub fn full(&self) -> Option<Value> {
+        match (&self.raw, &self.value) {
+            (Some(raw), Ok(_)) => Value::from_json(raw).ok(),
+            (None, Ok(v)) => Some(v.clone()),
+            (_, Err(_)) => None,
+        }
+    }
 }
 
 /// Where to read records from.
@@ -87,8 +105,13 @@ impl Source {
 }
 
 /// Opens an input: an iterator of records. Fails only when the input
-/// cannot be opened at all.
-pub fn open(source: &Source, format: Option<Format>) -> Result<Box<dyn Iterator<Item = InputRecord> + Send>, Error> {
+/// cannot be opened at all. With a `projection`, JSON Lines records are
+/// built only along the projected paths (see [`InputRecord::raw`]).
+pub fn open(
+    source: &Source,
+    format: Option<Format>,
+    projection: Option<Arc<Projection>>,
+) -> Result<Box<dyn Iterator<Item = InputRecord> + Send>, Error> {
     let name = source.name();
     let format = match (format, source) {
         (Some(f), _) => Some(f),
@@ -125,6 +148,7 @@ pub fn open(source: &Source, format: Option<Format>) -> Result<Box<dyn Iterator<
             name,
             line: 0,
             done: false,
+            projection,
         }),
         Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
             Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
@@ -158,6 +182,7 @@ fn whole<R: Read + Send + 'static>(
                 raw: String::new(),
             }),
             origin: name.clone(),
+            raw: None,
         }],
         Ok(_) => match split(&text, &name) {
             Ok(values) => values
@@ -166,11 +191,13 @@ fn whole<R: Read + Send + 'static>(
                 .map(|(i, v)| InputRecord {
                     value: Ok(v),
                     origin: format!("{name}[{i}]"),
+                    raw: None,
                 })
                 .collect(),
             Err(message) => vec![InputRecord {
                 value: Err(BadInput { message, raw: text }),
                 origin: name.clone(),
+                raw: None,
             }],
         },
     };
@@ -182,6 +209,7 @@ struct JsonLines<R> {
     name: String,
     line: usize,
     done: bool,
+    projection: Option<Arc<Projection>>,
 }
 
 impl<R: BufRead> Iterator for JsonLines<R> {
@@ -209,6 +237,7 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                             raw: String::new(),
                         }),
                         origin: format!("{}:{}", self.name, self.line),
+                        raw: None,
                     });
                 }
             }
@@ -220,8 +249,19 @@ impl<R: BufRead> Iterator for JsonLines<R> {
         let start_line = self.line;
         let origin = format!("{}:{}", self.name, start_line);
         loop {
-            match Value::from_json(buf.trim_end_matches(['\n', '\r'])) {
-                Ok(v) => return Some(InputRecord { value: Ok(v), origin }),
+            let text = buf.trim_end_matches(['\n', '\r']);
+            let parsed = match &self.projection {
+                Some(p) => mapwright_dsl::json::parse_projected(text, p),
+                None => Value::from_json(text),
+            };
+            match parsed {
+                Ok(v) => {
+                    let raw = self.projection.is_some().then(|| {
+                        buf.truncate(buf.trim_end_matches(['\n', '\r']).len());
+                        std::mem::take(&mut buf)
+                    });
+                    return Some(InputRecord { value: Ok(v), origin, raw });
+                }
                 Err(e) => {
                     // A record spread over several lines (pretty JSON):
                     // keep reading while the text is an unfinished value.
@@ -241,6 +281,7 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                             raw,
                         }),
                         origin,
+                        raw: None,
                     });
                 }
             }
@@ -285,6 +326,7 @@ impl Iterator for CsvRecords {
             return Some(InputRecord {
                 value: Err(BadInput { message, raw: String::new() }),
                 origin: self.name.clone(),
+                raw: None,
             });
         }
         let headers = self.headers.as_ref()?;
@@ -304,6 +346,7 @@ impl Iterator for CsvRecords {
                 Some(InputRecord {
                     value: Ok(Value::object(map)),
                     origin: format!("{}:{line}", self.name),
+                    raw: None,
                 })
             }
             Err(e) => {
@@ -317,6 +360,7 @@ impl Iterator for CsvRecords {
                         raw: row.iter().collect::<Vec<_>>().join(","),
                     }),
                     origin: format!("{}:{line}", self.name),
+                    raw: None,
                 })
             }
         }

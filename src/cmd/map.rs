@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use mapwright_engine::input::{self, Format, Source};
-use mapwright_engine::{output, Mapping, Outcome};
+use mapwright_engine::{output, Mapping, Outcome, Value};
 
 /// Arguments of `map`.
 #[derive(clap::Args)]
@@ -75,9 +75,10 @@ pub fn run(args: Args) -> u8 {
     };
     // Open everything before mapping anything: a missing input is a
     // command-line error, not a half-done run.
+    let projection = mapping.projection().cloned().map(std::sync::Arc::new);
     let mut readers = Vec::new();
     for s in &sources {
-        match input::open(s, format) {
+        match input::open(s, format, projection.clone()) {
             Ok(r) => readers.push(r),
             Err(e) => {
                 super::report(&e);
@@ -143,7 +144,9 @@ pub fn run(args: Args) -> u8 {
                     }
                     Outcome::Failed(errors) => {
                         let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                        (output::dead_letter(&mapping, &r.key, &errors, &value), reason)
+                        // The dead letter keeps the whole record, not the projection.
+                        let full = record.raw.as_deref().and_then(|raw| Value::from_json(raw).ok()).unwrap_or(value);
+                        (output::dead_letter(&mapping, &r.key, &errors, &full), reason)
                     }
                 }
             }

@@ -13,7 +13,7 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mapwright_dsl::{LookupDecl, Program, Scope, Str, Value};
+use mapwright_dsl::{LookupDecl, Program, Projection, Read, ReadRoot, Scope, Str, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
 use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, TestSpec};
@@ -64,6 +64,7 @@ pub(crate) struct Compiled {
     pub tests: Vec<TestSpec>,
     pub path: Option<PathBuf>,
     pub content_hash: String,
+    pub projection: Option<Projection>,
 }
 
 /// One compiled output field.
@@ -151,6 +152,13 @@ impl Mapping {
         &self.inner.content_hash
     }
 
+    /// The parts of an input record this mapping reads, when it does not
+    /// need the whole record: readers build only these (see
+    /// [`mapwright_dsl::Projection`]).
+    pub fn projection(&self) -> Option<&Projection> {
+        self.inner.projection.as_ref()
+    }
+
     /// The `tests:` entries, as written.
     pub fn tests(&self) -> &[TestSpec] {
         &self.inner.tests
@@ -179,6 +187,7 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
         diags: decoder.diags,
         base: base.to_path_buf(),
         lookups: Vec::new(),
+        reads: Vec::new(),
     };
     let compiled = c.mapping(&spec, text);
     if !c.diags.is_empty() {
@@ -226,6 +235,8 @@ struct Compiler<'f> {
     diags: Vec<Diagnostic>,
     base: PathBuf,
     lookups: Vec<LookupDecl>,
+    /// Every input path any expression reads, for the projection.
+    reads: Vec<Read>,
 }
 
 /// Output paths defined so far in one object scope, to check `out.` and
@@ -293,7 +304,7 @@ impl Compiler<'_> {
         };
         let mut out = OutScope::default();
         collect_paths(&spec.fields, &[], &mut out.all);
-        let fields = self.fields(&spec.fields, &mut out, false, "");
+        let fields = self.fields(&spec.fields, &mut out);
         let rules = spec
             .validate
             .iter()
@@ -345,6 +356,7 @@ impl Compiler<'_> {
             tests: spec.tests.clone(),
             path: None,
             content_hash,
+            projection: Projection::from_reads(&ReadRoot::Input, &self.reads),
         }
     }
 
@@ -386,7 +398,10 @@ impl Compiler<'_> {
 
     fn program(&mut self, src: &ExprSrc, scope: &Scope) -> Option<Program> {
         match Program::compile(&src.text, scope) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                self.reads.extend(p.reads().iter().cloned());
+                Some(p)
+            }
             Err(e) => {
                 let place = ExprPlace::new(self.file, src.loc, &src.text);
                 self.diags.push(place.diagnostic(self.file, &e));
@@ -395,13 +410,23 @@ impl Compiler<'_> {
         }
     }
 
-    fn fields(&mut self, specs: &[FieldSpec], out: &mut OutScope, element: bool, prefix: &str) -> Vec<Field> {
-        self.fields_at(specs, out, element, prefix, &[])
+    fn fields(&mut self, specs: &[FieldSpec], out: &mut OutScope) -> Vec<Field> {
+        self.fields_at(specs, out, false, None, "", &[])
     }
 
     /// Compiles fields whose output paths start with `base` inside the
     /// current object scope (`out`).
-    fn fields_at(&mut self, specs: &[FieldSpec], out: &mut OutScope, element: bool, prefix: &str, base: &[String]) -> Vec<Field> {
+    /// `it_base` is what `it` stands for in the input (inside `each:` over
+    /// a plain path), for the projection.
+    fn fields_at(
+        &mut self,
+        specs: &[FieldSpec],
+        out: &mut OutScope,
+        element: bool,
+        it_base: Option<&Read>,
+        prefix: &str,
+        base: &[String],
+    ) -> Vec<Field> {
         let mut fields = Vec::new();
         for spec in specs {
             let rel: Vec<String> = spec.name.text.split('.').map(str::to_string).collect();
@@ -438,7 +463,7 @@ impl Compiler<'_> {
             let lookups = self.lookups.clone();
             let when = spec.when.as_ref().and_then(|w| {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
                 self.program(w, &scope)
             });
             let default = spec.default.as_ref().map(lookups::yaml_value);
@@ -452,7 +477,7 @@ impl Compiler<'_> {
             let value = match &spec.body {
                 FieldBody::Expr(src) => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
                     match self.program(src, &scope) {
                         Some(p) => FieldValue::Expr(p),
                         None => continue,
@@ -460,21 +485,30 @@ impl Compiler<'_> {
                 }
                 FieldBody::Nothing => FieldValue::Const(Value::Null),
                 FieldBody::Nested(inner, _) => {
-                    let inner = self.fields_at(inner, out, element, prefix, &abs);
+                    let inner = self.fields_at(inner, out, element, it_base, prefix, &abs);
                     FieldValue::Nested(inner)
                 }
                 FieldBody::Each { each, filter, item } => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, ..Scope::default() };
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
+                    let before = self.reads.len();
                     let list = self.program(each, &scope);
-                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), ..Scope::default() };
+                    // Over a plain path, elements are read only through
+                    // `it`: project them by what the fields read.
+                    let it_base = list.as_ref().and_then(|l| l.singular_read()).cloned().map(|mut r| {
+                        self.reads.truncate(before);
+                        r.whole = false;
+                        self.reads.push(r.clone());
+                        r
+                    });
+                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), it_base: it_base.as_ref(), ..Scope::default() };
                     let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
                     let item = match item {
                         EachItem::Expr(x) => self.program(x, &elem_scope).map(EachValue::Expr),
                         EachItem::Fields(inner, _) => {
                             let mut inner_out = OutScope::default();
                             collect_paths(inner, &[], &mut inner_out.all);
-                            Some(EachValue::Fields(self.fields_at(inner, &mut inner_out, true, &format!("{display}[]"), &[])))
+                            Some(EachValue::Fields(self.fields_at(inner, &mut inner_out, true, it_base.as_ref(), &format!("{display}[]"), &[])))
                         }
                     };
                     match (list, item) {
@@ -486,7 +520,7 @@ impl Compiler<'_> {
             if !matches!(spec.body, FieldBody::Nested(..)) {
                 out.defined.push(abs.clone());
             }
-            let checks = self.checks(&spec.checks, out, element, &lookups);
+            let checks = self.checks(&spec.checks, out, element, it_base, &lookups);
             fields.push(Field {
                 path: rel.iter().map(|s| Str::from(s.as_str())).collect(),
                 value,
@@ -546,7 +580,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn checks(&mut self, spec: &ChecksSpec, out: &OutScope, element: bool, lookups: &[LookupDecl]) -> Vec<Check> {
+    fn checks(&mut self, spec: &ChecksSpec, out: &OutScope, element: bool, it_base: Option<&Read>, lookups: &[LookupDecl]) -> Vec<Check> {
         let mut checks = Vec::new();
         let mut push = |kind: CheckKind| checks.push(Check { kind, when: None, message: None, severity: Severity::Error });
         if let Some(r) = &spec.required {
@@ -600,7 +634,7 @@ impl Compiler<'_> {
         }
         for c in &spec.checks {
             let check = |p: &[&str]| out.check(p);
-            let scope = Scope { lookups, out: Some(&check), element, ..Scope::default() };
+            let scope = Scope { lookups, out: Some(&check), element, it_base, ..Scope::default() };
             let when = c.when.as_ref().and_then(|w| self.program(w, &scope));
             let mut kinds = Vec::new();
             if let Some(r) = &c.rule {

@@ -137,7 +137,7 @@ fn run(m: &Compiled, input: &Value) -> Record {
         }
     }
     let mut out = Value::object(Map::with_capacity(m.fields.len()));
-    b.fields(m, &m.fields, &ctx, &mut out, &[], "");
+    b.fields(m, &m.fields, &ctx, &mut out, &[], Prefix::Root);
     for rule in &m.rules {
         let rctx = ctx.with_out(&out);
         if let Some(f) = rule.run(&Value::Null, &rctx) {
@@ -161,8 +161,24 @@ struct Builder {
     warnings: Vec<FieldError>,
 }
 
-fn join(prefix: &str, at: &[Str], path: &[Str]) -> String {
-    let mut s = prefix.to_string();
+/// Where a field sits, for messages: built only when an error is reported.
+#[derive(Clone, Copy)]
+enum Prefix<'a> {
+    Root,
+    Element(&'a str, usize),
+}
+
+impl Prefix<'_> {
+    fn render(&self) -> String {
+        match self {
+            Prefix::Root => String::new(),
+            Prefix::Element(name, i) => format!("{name}[{i}]"),
+        }
+    }
+}
+
+fn join(prefix: Prefix, at: &[Str], path: &[Str]) -> String {
+    let mut s = prefix.render();
     for p in at.iter().chain(path) {
         if !s.is_empty() {
             s.push('.');
@@ -212,7 +228,7 @@ impl Builder {
 
     /// Builds `fields` into `target` (the current object scope: the record
     /// output, or an `each` element) under the path `at`.
-    fn fields(&mut self, m: &Compiled, fields: &[Field], ctx: &Ctx, target: &mut Value, at: &[Str], prefix: &str) {
+    fn fields(&mut self, m: &Compiled, fields: &[Field], ctx: &Ctx, target: &mut Value, at: &[Str], prefix: Prefix) {
         for f in fields {
             if let Some(when) = &f.when {
                 match when.eval_bool(&ctx.with_out(target)) {
@@ -339,7 +355,7 @@ impl Builder {
                 EachValue::Fields(fields) => {
                     let mut obj = Value::object(Map::with_capacity(fields.len()));
                     let before = self.errors.len();
-                    self.fields(m, fields, &ectx, &mut obj, &[], &format!("{name}[{kept}]"));
+                    self.fields(m, fields, &ectx, &mut obj, &[], Prefix::Element(name, kept));
                     ok &= self.errors.len() == before;
                     out.push(obj);
                 }
