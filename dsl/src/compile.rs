@@ -551,8 +551,11 @@ impl Compiler<'_, '_> {
                         | Special::SortBy
                 );
                 let mut nodes = Vec::with_capacity(args.len());
-                // The list of a lambda: when it is a plain path, its elements
-                // are read only through `it` in the body.
+                // The list of map/any/all: when it is a plain path, its
+                // elements are read only through `it` in the body. (filter,
+                // find and sort_by hand elements on, so their list is read
+                // whole.)
+                let derives = matches!(special, Special::Map | Special::Any | Special::All);
                 let mut base = None;
                 for (i, a) in args.iter().enumerate() {
                     if lambda && i == 0 {
@@ -560,10 +563,12 @@ impl Compiler<'_, '_> {
                         nodes.push(self.expr(a)?);
                         if let ExprKind::Path(p) = &a.kind {
                             if let Some(mut r) = self.pure_path(p) {
-                                self.reads.truncate(before);
                                 base = Some((r.root.clone(), r.keys.clone()));
-                                r.whole = false;
-                                self.reads.push(r);
+                                if derives {
+                                    self.reads.truncate(before);
+                                    r.whole = false;
+                                    self.reads.push(r);
+                                }
                             }
                         }
                     } else if lambda && i == 1 {
