@@ -297,6 +297,38 @@ impl FnError {
     }
 }
 
+/// The language reference of every builtin, as Markdown: one table per
+/// group with signature, description and examples. The README embeds it
+/// (a test keeps the two identical).
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    for group in Group::ALL {
+        let members: Vec<&Builtin> = BUILTINS.iter().filter(|b| b.group == group).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "#### {}\n", group.name());
+        out.push_str("| function | what it does | example → result |\n|---|---|---|\n");
+        for b in members {
+            let examples: Vec<String> = b
+                .examples
+                .iter()
+                .map(|(e, r)| format!("`{}` → `{}`", e.replace('|', "\\|"), r.replace('|', "\\|")))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| `{}({})` | {} | {} |",
+                b.name,
+                b.params,
+                b.doc.replace('|', "\\|"),
+                examples.join("<br>")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Looks a builtin up by name.
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
