@@ -104,7 +104,8 @@ pub fn run(args: Args) -> u8 {
         None => None,
     };
     let mut counts = Counts::default();
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    // Key hash → output hash: 16 bytes per distinct key, whatever the record size.
+    let mut seen: HashMap<u64, u64> = HashMap::new();
     let mut line = String::with_capacity(4096);
     let mut shown = 0;
     let mut write_error = None;
@@ -123,7 +124,7 @@ pub fn run(args: Args) -> u8 {
                         mapwright_dsl::json::write_value(&mut line, &v);
                         if !r.key.is_null() {
                             let hash = fingerprint(&line);
-                            let key = r.key.to_json();
+                            let key = fingerprint(&r.key.to_json());
                             if seen.get(&key) == Some(&hash) {
                                 counts.duplicates += 1;
                                 continue;
