@@ -20,12 +20,14 @@ pub mod input;
 mod mapping;
 pub mod output;
 pub mod spec;
+mod truth;
 mod validate;
 
 use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
-pub use mapping::{FieldError, Mapping, Outcome, Record};
+pub use mapping::{FieldError, Lineage, Mapping, Outcome, Record};
+pub use truth::{Drift, JoinError, Joiner};
 pub use mapwright_dsl::Value;
 pub use validate::Severity;
 

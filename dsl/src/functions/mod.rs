@@ -33,6 +33,8 @@ mod object;
 mod text;
 mod time;
 
+pub use time::instant_of;
+
 /// One builtin function.
 #[derive(Debug)]
 pub struct Builtin {
@@ -401,6 +403,7 @@ pub static BUILTINS: &[Builtin] = &[
     object::ENTRIES,
     null::COALESCE,
     null::DEFAULT,
+    null::NULLIF,
     null::IS_NULL,
     null::EXISTS,
     null::LOOKUP,

@@ -33,6 +33,10 @@ pub const DEFAULT: Builtin = null_fn("default", "x, d", 2, 2, "`x` unless it is 
     Ok(if a.get(0).is_null() { a.get(1).clone() } else { a.get(0).clone() })
 }));
 
+pub const NULLIF: Builtin = null_fn("nullif", "x, v", 2, 2, "Null when `x` equals `v`, else `x`: turns placeholder values such as empty text into null.", &[("nullif(trim(\"  \"), \"\")", "null"), ("nullif(\"ACME\", \"\")", "\"ACME\"")], Imp::Plain(|a: &Args| -> Result<Value, FnError> {
+    Ok(if a.get(0) == a.get(1) { Value::Null } else { a.get(0).clone() })
+}));
+
 pub const IS_NULL: Builtin = null_fn("is_null", "x", 1, 1, "Whether `x` is null (a missing key reads as null).", &[("is_null($.nul)", "true"), ("is_null($.empty)", "false")], Imp::Plain(|a: &Args| -> Result<Value, FnError> {
     Ok(Value::Bool(a.get(0).is_null()))
 }));
@@ -57,6 +61,9 @@ mod tests {
             "$.missing ?? $.nul ?? 3",
             "$.empty ?? 3",
             "default(null, null)",
+            "nullif(0, 0)",
+            "nullif(null, \"\")",
+            "nullif([1], [1.0])",
             "is_null($.obj.b)",
             "exists($.obj.b)",
             "exists($.obj.c)",

@@ -77,6 +77,19 @@ pub(crate) fn parse_instant(text: &str, tz: Option<&TimeZone>) -> Result<Timesta
     .with_hint("expected RFC 3339 like 2026-03-01T10:15:00Z or 2026-03-01T10:15:00-05:00, or a date like 2026-03-01; give a format for other layouts"))
 }
 
+/// Reads a value as an instant the way `timestamp(x)` does: timestamps
+/// pass, text is RFC 3339 (or a date), numbers are epoch seconds; `null`
+/// gives `None`.
+pub fn instant_of(v: &Value) -> Result<Option<Timestamp>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Timestamp(t) => Ok(Some(*t)),
+        Value::String(s) => parse_instant(s, None).map(Some).map_err(|e| e.message),
+        Value::Number(n) => from_epoch_seconds(n.to_decimal()?).map(Some).map_err(|e| e.message),
+        other => Err(format!("cannot read {} as a timestamp", other.describe())),
+    }
+}
+
 fn from_epoch_seconds(d: Decimal) -> Result<Timestamp, FnError> {
     let nanos = d
         .checked_mul(Decimal::from(1_000_000_000u32))

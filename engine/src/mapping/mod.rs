@@ -16,14 +16,16 @@ use std::sync::Arc;
 use mapwright_dsl::{LookupDecl, Program, Projection, Read, ReadRoot, Scope, Str, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
-use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, TestSpec};
+use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, PreferSpec, TestSpec};
 use crate::spec::yaml::{Node, Yaml};
 use crate::spec::{Decoder, ExprSrc};
+use crate::truth::{OnConflict, TruthRule};
 use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
 
-pub use run::{FieldError, Outcome, Record};
+pub use run::{FieldError, Lineage, Outcome, Record};
 
 pub(crate) use lookups::{yaml_value, Table};
+pub(crate) use run::Tables;
 
 /// A compiled mapping: load it once, apply it to any number of records.
 ///
@@ -65,6 +67,17 @@ pub(crate) struct Compiled {
     pub path: Option<PathBuf>,
     pub content_hash: String,
     pub projection: Option<Projection>,
+    /// Named sources of a multi-source mapping, in declaration order.
+    pub sources: Vec<SourceDef>,
+}
+
+/// A compiled source of a multi-source mapping.
+#[derive(Debug)]
+pub(crate) struct SourceDef {
+    pub name: String,
+    pub key: Program,
+    pub updated_at: Option<Program>,
+    pub projection: Option<Projection>,
 }
 
 /// One compiled output field.
@@ -82,6 +95,7 @@ pub(crate) struct Field {
 #[derive(Clone, Debug)]
 pub(crate) enum FieldValue {
     Expr(Program),
+    Truth(Box<TruthRule>),
     Const(Value),
     Nested(Vec<Field>),
     Each {
@@ -159,6 +173,17 @@ impl Mapping {
         self.inner.projection.as_ref()
     }
 
+    /// The names of the sources of a multi-source mapping, in declaration
+    /// order (empty for a single-source mapping).
+    pub fn sources(&self) -> Vec<&str> {
+        self.inner.sources.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The projection of source `i`'s records (see [`Mapping::projection`]).
+    pub fn source_projection(&self, i: usize) -> Option<&Projection> {
+        self.inner.sources.get(i).and_then(|s| s.projection.as_ref())
+    }
+
     /// The `tests:` entries, as written.
     pub fn tests(&self) -> &[TestSpec] {
         &self.inner.tests
@@ -188,6 +213,9 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
         base: base.to_path_buf(),
         lookups: Vec::new(),
         reads: Vec::new(),
+        sources: Vec::new(),
+        prefer: None,
+        source_fresh: Vec::new(),
     };
     let compiled = c.mapping(&spec, text);
     if !c.diags.is_empty() {
@@ -237,6 +265,19 @@ struct Compiler<'f> {
     lookups: Vec<LookupDecl>,
     /// Every input path any expression reads, for the projection.
     reads: Vec<Read>,
+    /// Source names of a multi-source mapping.
+    sources: Vec<String>,
+    /// The mapping-level `prefer:`.
+    prefer: Option<Prefer>,
+    /// Source-level `updated_at:` programs, by source.
+    source_fresh: Vec<Option<Program>>,
+}
+
+/// A validated `prefer:`.
+#[derive(Clone)]
+enum Prefer {
+    Order(Vec<usize>),
+    Latest,
 }
 
 /// Output paths defined so far in one object scope, to check `out.` and
@@ -284,8 +325,11 @@ impl Compiler<'_> {
             });
         }
         self.not_supported(spec);
+        let sources = self.sources(spec);
+        let names = self.sources.clone();
         let record_scope = Scope {
             lookups: &self.lookups.clone(),
+            sources: &names,
             ..Scope::default()
         };
         let key = spec.key.as_ref().and_then(|k| self.program(k, &record_scope));
@@ -313,6 +357,7 @@ impl Compiler<'_> {
                 let check = |p: &[&str]| out.check(p);
                 let scope = Scope {
                     lookups: &self.lookups.clone(),
+                    sources: &names,
                     out: Some(&check),
                     ..Scope::default()
                 };
@@ -357,16 +402,18 @@ impl Compiler<'_> {
             path: None,
             content_hash,
             projection: Projection::from_reads(&ReadRoot::Input, &self.reads),
+            sources: sources
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut s)| {
+                    s.projection = Projection::from_reads(&ReadRoot::Source(i), &self.reads);
+                    s
+                })
+                .collect(),
         }
     }
 
     fn not_supported(&mut self, spec: &MappingSpec) {
-        if let Some(loc) = spec.sources_loc {
-            self.diags.push(
-                Diagnostic::spec(self.file, SpecCode::NotSupported, loc, "`sources:` (multi-source mappings) is not supported yet")
-                    .with_hint("source-of-truth rules arrive with the multi-source engine; map each source with its own mapping for now"),
-            );
-        }
         if let Some(h) = &spec.hooks {
             self.diags.push(
                 Diagnostic::spec(self.file, SpecCode::NotSupported, h.loc, "`hooks:` (Rhai scripts) is not supported yet")
@@ -379,6 +426,201 @@ impl Compiler<'_> {
                     .with_hint("use field checks (type:, required:, pattern:) and `validate:` rules for now"),
             );
         }
+    }
+
+    /// Compiles `sources:` and the mapping-level `prefer:`.
+    fn sources(&mut self, spec: &MappingSpec) -> Vec<SourceDef> {
+        self.sources = spec.sources.iter().map(|s| s.name.text.clone()).collect();
+        if spec.sources.is_empty() {
+            if let Some(p) = &spec.prefer {
+                let loc = match p {
+                    PreferSpec::Order(_, l) | PreferSpec::Latest(l) => *l,
+                };
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, "`prefer:` needs `sources:`")
+                        .with_hint("declare the sources (`sources: { erp: { key: $.item_code } }`) or remove `prefer:`"),
+                );
+            }
+            return Vec::new();
+        }
+        let lookups = self.lookups.clone();
+        let mut defs = Vec::new();
+        for (i, s) in spec.sources.iter().enumerate() {
+            // Source keys read that source's own record as `$`.
+            let single = Scope { lookups: &lookups, ..Scope::default() };
+            let before = self.reads.len();
+            let key = s.key.as_ref().and_then(|k| self.program(k, &single));
+            let updated_at = s.updated_at.as_ref().and_then(|u| self.program(u, &single));
+            for r in &mut self.reads[before..] {
+                r.root = ReadRoot::Source(i);
+            }
+            self.source_fresh.push(updated_at.clone());
+            if let Some(key) = key {
+                defs.push(SourceDef {
+                    name: s.name.text.clone(),
+                    key,
+                    updated_at,
+                    projection: None,
+                });
+            }
+        }
+        self.prefer = spec.prefer.as_ref().and_then(|p| self.prefer_spec(p));
+        defs
+    }
+
+    fn source_index(&mut self, name: &str, loc: crate::spec::yaml::Loc) -> Option<usize> {
+        let found = self.sources.iter().position(|s| s == name);
+        if found.is_none() {
+            let hint = match mapwright_dsl::nearest(name, self.sources.iter().map(String::as_str)) {
+                Some(n) => format!("did you mean `{n}`?"),
+                None => format!("declared sources: {}", self.sources.join(", ")),
+            };
+            self.diags.push(
+                Diagnostic::at(self.file, mapwright_dsl::Code::UnknownSource.as_str(), loc.offset, loc.len.max(1), format!("unknown source `{name}`"))
+                    .with_hint(hint),
+            );
+        }
+        found
+    }
+
+    fn prefer_spec(&mut self, p: &PreferSpec) -> Option<Prefer> {
+        match p {
+            PreferSpec::Latest(_) => Some(Prefer::Latest),
+            PreferSpec::Order(names, _) => {
+                let mut order = Vec::new();
+                let mut ok = true;
+                for n in names {
+                    match self.source_index(&n.value, n.loc) {
+                        Some(i) => order.push(i),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Prefer::Order(order))
+            }
+        }
+    }
+
+    /// Compiles a field's `from:` rule.
+    fn truth_rule(&mut self, spec: &FieldSpec, scope: &Scope, display: &str) -> Option<TruthRule> {
+        let t = &spec.truth;
+        let Some(from_loc) = t.from_loc else {
+            self.diags.push(
+                Diagnostic::spec(self.file, SpecCode::BadTruthRule, spec.name.loc, format!("field `{display}` has source-of-truth keys but no `from:`"))
+                    .with_hint("list a candidate per source: `from: { erp: $erp.price, shop: number($shop.price) }`"),
+            );
+            return None;
+        };
+        if let FieldBody::Expr(_) | FieldBody::Nested(..) | FieldBody::Each { .. } = spec.body {
+            self.diags.push(
+                Diagnostic::spec(self.file, SpecCode::ConflictingKeys, from_loc, format!("field `{display}` has both `from:` and a value (`expr:`, `fields:` or `each:`)"))
+                    .with_hint("`from:` gives the candidates; remove the other"),
+            );
+            return None;
+        }
+        let mut candidates = Vec::new();
+        let mut ok = true;
+        for (k, e) in &t.from {
+            let Some(i) = self.source_index(&k.text, k.loc) else {
+                ok = false;
+                continue;
+            };
+            match self.program(e, scope) {
+                Some(p) => candidates.push((i, p)),
+                None => ok = false,
+            }
+        }
+        let prefer = match &t.prefer {
+            Some(p) => self.prefer_spec(p),
+            None => self.prefer.clone(),
+        };
+        let from_order: Vec<usize> = candidates.iter().map(|(s, _)| *s).collect();
+        let mut order: Vec<usize> = Vec::new();
+        if let Some(Prefer::Order(list)) = &prefer {
+            for s in list {
+                if let Some(pos) = from_order.iter().position(|f| f == s) {
+                    if !order.contains(&pos) {
+                        order.push(pos);
+                    }
+                }
+            }
+        }
+        for pos in 0..from_order.len() {
+            if !order.contains(&pos) {
+                order.push(pos);
+            }
+        }
+        let mut field_fresh: Vec<(usize, Program)> = Vec::new();
+        for (k, e) in &t.updated_at {
+            let Some(i) = self.source_index(&k.text, k.loc) else {
+                ok = false;
+                continue;
+            };
+            match self.program(e, scope) {
+                Some(p) => field_fresh.push((i, p)),
+                None => ok = false,
+            }
+        }
+        let latest = if let Some(Prefer::Latest) = prefer {
+            let mut stamps = Vec::new();
+            for (s, _) in &candidates {
+                let fresh = field_fresh
+                    .iter()
+                    .find(|(f, _)| f == s)
+                    .map(|(_, p)| p.clone())
+                    .or_else(|| self.source_fresh.get(*s).cloned().flatten());
+                match fresh {
+                    Some(p) => stamps.push(p),
+                    None => {
+                        let loc = t.updated_at_loc.unwrap_or(from_loc);
+                        self.diags.push(
+                            Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, format!("`prefer: latest` in field `{display}` needs an `updated_at:` for source `{}`", self.sources[*s]))
+                                .with_hint(format!("add `updated_at: {{ {}: $.{}.updated_at }}` to the field, or `updated_at:` to the source", self.sources[*s], self.sources[*s])),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            Some(stamps)
+        } else {
+            None
+        };
+        let on_conflict = match &t.on_conflict {
+            None => OnConflict::Ignore,
+            Some(c) => match c.value.as_str() {
+                "ignore" => OnConflict::Ignore,
+                "report" => OnConflict::Report,
+                "error" => OnConflict::Error,
+                other => {
+                    self.diags.push(
+                        Diagnostic::spec(self.file, SpecCode::BadValue, c.loc, format!("`on_conflict:` must be report, error or ignore, got `{other}`"))
+                            .with_hint("report writes a drift line; error fails the record; ignore (the default) does nothing"),
+                    );
+                    ok = false;
+                    OnConflict::Ignore
+                }
+            },
+        };
+        let tolerance = match &t.tolerance {
+            None => None,
+            Some(n) => match &n.value {
+                crate::spec::yaml::Yaml::Number(text) if crate::truth::tolerance_of(text).is_some() => crate::truth::tolerance_of(text),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::spec(self.file, SpecCode::BadValue, n.loc, "`tolerance:` must be a number of zero or more")
+                            .with_hint("for example `tolerance: 0.01`: numbers closer than this do not count as a conflict"),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
+        (ok && !candidates.is_empty()).then_some(TruthRule {
+            candidates,
+            order,
+            latest,
+            tolerance,
+            on_conflict,
+        })
     }
 
     fn severity(&mut self, s: Option<&crate::spec::Located<String>>) -> Severity {
@@ -461,36 +703,54 @@ impl Compiler<'_> {
                 continue;
             }
             let lookups = self.lookups.clone();
+            let names = self.sources.clone();
             let when = spec.when.as_ref().and_then(|w| {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
+                let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
                 self.program(w, &scope)
             });
+            let truth = if spec.truth.is_empty() || names.is_empty() {
+                None
+            } else if element {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, spec.truth.from_loc.unwrap_or(spec.name.loc), format!("field `{display}`: `from:` is not allowed inside `each:`"))
+                        .with_hint("source-of-truth rules choose record-level values; compute list elements with expressions"),
+                );
+                continue;
+            } else {
+                let check = |p: &[&str]| out.check(p);
+                let scope = Scope { lookups: &lookups, out: Some(&check), sources: &names, ..Scope::default() };
+                match self.truth_rule(spec, &scope, &display) {
+                    Some(rule) => Some(rule),
+                    None => continue,
+                }
+            };
             let default = spec.default.as_ref().map(lookups::yaml_value);
-            if !spec.truth.is_empty() {
+            if !spec.truth.is_empty() && names.is_empty() {
                 let loc = spec.truth.from_loc.or(spec.truth.updated_at_loc).unwrap_or(spec.name.loc);
                 self.diags.push(
                     Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, format!("field `{display}` uses source-of-truth keys (from:, prefer:, on_conflict:, tolerance:, updated_at:), which need `sources:`"))
                         .with_hint("declare the sources at the top of the mapping, or write the field as an expression"),
                 );
             }
-            let value = match &spec.body {
-                FieldBody::Expr(src) => {
+            let value = match (&spec.body, truth) {
+                (_, Some(rule)) => FieldValue::Truth(Box::new(rule)),
+                (FieldBody::Expr(src), None) => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
                     match self.program(src, &scope) {
                         Some(p) => FieldValue::Expr(p),
                         None => continue,
                     }
                 }
-                FieldBody::Nothing => FieldValue::Const(Value::Null),
-                FieldBody::Nested(inner, _) => {
+                (FieldBody::Nothing, None) => FieldValue::Const(Value::Null),
+                (FieldBody::Nested(inner, _), None) => {
                     let inner = self.fields_at(inner, out, element, it_base, prefix, &abs);
                     FieldValue::Nested(inner)
                 }
-                FieldBody::Each { each, filter, item } => {
+                (FieldBody::Each { each, filter, item }, None) => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, ..Scope::default() };
+                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
                     let before = self.reads.len();
                     let list = self.program(each, &scope);
                     // Over a plain path, elements are read only through
@@ -501,7 +761,7 @@ impl Compiler<'_> {
                         self.reads.push(r.clone());
                         r
                     });
-                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), it_base: it_base.as_ref(), ..Scope::default() };
+                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), it_base: it_base.as_ref(), sources: &names, ..Scope::default() };
                     let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
                     let item = match item {
                         EachItem::Expr(x) => self.program(x, &elem_scope).map(EachValue::Expr),
@@ -632,9 +892,10 @@ impl Compiler<'_> {
         for kind in pending {
             push(kind);
         }
+        let names = self.sources.clone();
         for c in &spec.checks {
             let check = |p: &[&str]| out.check(p);
-            let scope = Scope { lookups, out: Some(&check), element, it_base, ..Scope::default() };
+            let scope = Scope { lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
             let when = c.when.as_ref().and_then(|w| self.program(w, &scope));
             let mut kinds = Vec::new();
             if let Some(r) = &c.rule {

@@ -56,15 +56,56 @@ impl std::fmt::Display for FieldError {
     }
 }
 
-/// A record's outcome with its key and any warnings (`severity: warn`).
+/// A record's outcome with its key, warnings, drift and lineage.
 #[derive(Clone, Debug)]
 pub struct Record {
-    /// The value of `key:` (null without one or when it failed).
+    /// The value of `key:` (or the join key of a multi-source record; null
+    /// without one or when it failed).
     pub key: Value,
     /// What happened.
     pub outcome: Outcome,
     /// Checks with `severity: warn` that did not hold.
     pub warnings: Vec<FieldError>,
+    /// Sources that disagreed on fields with `on_conflict: report`.
+    pub drift: Vec<crate::truth::Drift>,
+    /// Where each output field came from (only from [`Mapping::explain`]).
+    pub lineage: Vec<Lineage>,
+}
+
+/// Where an output field's value came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lineage {
+    /// The output field (`customer.email`).
+    pub field: String,
+    /// The value written (null when left out).
+    pub value: Value,
+    /// The winning source of a `from:` field; for an expression, the
+    /// sources it reads (`$` for a single-source mapping).
+    pub source: Option<String>,
+    /// The expression that produced the value.
+    pub expr: String,
+    /// The input paths the expression reads.
+    pub reads: Vec<String>,
+    /// Whether `default:` supplied the value.
+    pub default_used: bool,
+    /// Whether a lower-precedence source supplied it because the preferred
+    /// one had no value.
+    pub fallback: bool,
+}
+
+impl Lineage {
+    /// The lineage as a JSON object.
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::with_capacity(7);
+        m.insert("field", Value::str(&self.field));
+        m.insert("value", self.value.clone());
+        m.insert("source", self.source.as_deref().map_or(Value::Null, Value::str));
+        m.insert("expr", Value::str(&self.expr));
+        m.insert("reads", Value::array(self.reads.iter().map(|r| Value::str(r)).collect()));
+        m.insert("default_used", Value::Bool(self.default_used));
+        m.insert("fallback", Value::Bool(self.fallback));
+        Value::object(m)
+    }
 }
 
 pub(crate) struct Tables<'a>(pub &'a [Table]);
@@ -92,16 +133,34 @@ impl Mapping {
 
     /// Maps one record, returning its key and warnings too.
     pub fn run(&self, input: &Value) -> Record {
-        run(&self.inner, input)
+        run(&self.inner, input, &[], None, false)
+    }
+
+    /// Maps one joined group of a multi-source mapping: the join key and
+    /// one record per source (null where the source lacks the key), in
+    /// [`Mapping::sources`] order.
+    pub fn run_joined(&self, key: &Value, records: &[Value]) -> Record {
+        run(&self.inner, &Value::Null, records, Some(key), false)
+    }
+
+    /// Like [`Mapping::run`] / [`Mapping::run_joined`] (pass an empty
+    /// `records` for a single-source mapping), also recording the lineage
+    /// of every output field.
+    pub fn explain(&self, input: &Value, key: Option<&Value>, records: &[Value]) -> Record {
+        run(&self.inner, input, records, key, true)
     }
 }
 
-fn run(m: &Compiled, input: &Value) -> Record {
+fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>, lineage: bool) -> Record {
     let host = Tables(&m.tables);
-    let ctx = Ctx::new(input, &host);
+    let mut ctx = Ctx::new(input, &host);
+    ctx.sources = sources;
     let mut b = Builder {
         errors: Vec::new(),
         warnings: Vec::new(),
+        drift: Vec::new(),
+        lineage: lineage.then(Vec::new),
+        names: &m.sources,
     };
     let key = match &m.key {
         Some(k) => match k.eval(&ctx) {
@@ -116,7 +175,7 @@ fn run(m: &Compiled, input: &Value) -> Record {
                 Value::Null
             }
         },
-        None => Value::Null,
+        None => join_key.cloned().unwrap_or(Value::Null),
     };
     if let Some(f) = &m.filter {
         match f.eval_bool(&ctx) {
@@ -126,6 +185,8 @@ fn run(m: &Compiled, input: &Value) -> Record {
                     key,
                     outcome: Outcome::Filtered,
                     warnings: Vec::new(),
+                    drift: Vec::new(),
+                    lineage: Vec::new(),
                 }
             }
             Err(e) => b.errors.push(FieldError {
@@ -138,10 +199,14 @@ fn run(m: &Compiled, input: &Value) -> Record {
     }
     let mut out = Value::object(Map::with_capacity(m.fields.len()));
     b.fields(m, &m.fields, &ctx, &mut out, &[], Prefix::Root);
-    for rule in &m.rules {
-        let rctx = ctx.with_out(&out);
-        if let Some(f) = rule.run(&Value::Null, &rctx) {
-            b.report("validate", f);
+    // Record rules read the finished output: once a field has failed they
+    // would only add noise about a half-built record.
+    if b.errors.is_empty() {
+        for rule in &m.rules {
+            let rctx = ctx.with_out(&out);
+            if let Some(f) = rule.run(&Value::Null, &rctx) {
+                b.report("validate", f);
+            }
         }
     }
     let outcome = if b.errors.is_empty() {
@@ -153,12 +218,17 @@ fn run(m: &Compiled, input: &Value) -> Record {
         key,
         outcome,
         warnings: b.warnings,
+        drift: b.drift,
+        lineage: b.lineage.unwrap_or_default(),
     }
 }
 
-struct Builder {
+struct Builder<'m> {
     errors: Vec<FieldError>,
     warnings: Vec<FieldError>,
+    drift: Vec<crate::truth::Drift>,
+    lineage: Option<Vec<Lineage>>,
+    names: &'m [super::SourceDef],
 }
 
 /// Where a field sits, for messages: built only when an error is reported.
@@ -203,7 +273,7 @@ fn slot<'v>(target: &'v mut Value, path: impl IntoIterator<Item = &'v Str>) -> &
     cur
 }
 
-impl Builder {
+impl Builder<'_> {
     fn report(&mut self, field: &str, f: crate::validate::Failure) {
         let e = FieldError {
             field: field.to_string(),
@@ -258,6 +328,29 @@ impl Builder {
                     }
                 },
                 FieldValue::Const(v) => v.clone(),
+                FieldValue::Truth(rule) => match rule.resolve(&ctx.with_out(target)) {
+                    Ok(r) => {
+                        let name = join(prefix, at, &f.path);
+                        self.truth_outcome(rule, &r, &name);
+                        if let Some(l) = &mut self.lineage {
+                            let winner = r.winner.map(|w| &rule.candidates[w]);
+                            l.push(Lineage {
+                                field: name,
+                                value: r.value.clone(),
+                                source: winner.map(|(s, _)| self.names[*s].name.clone()),
+                                expr: winner.map_or_else(String::new, |(_, p)| p.text().to_string()),
+                                reads: winner.map_or_else(Vec::new, |(_, p)| reads_text(p, self.names)),
+                                default_used: r.value.is_null() && f.default.is_some(),
+                                fallback: r.fallback,
+                            });
+                        }
+                        r.value
+                    }
+                    Err(e) => {
+                        self.fail(join(prefix, at, &f.path), &e.expr, e.error);
+                        continue;
+                    }
+                },
                 FieldValue::Each { list, filter, item } => {
                     let name = join(prefix, at, &f.path);
                     match self.each(m, list, filter.as_ref(), item, &ctx.with_out(target), &name) {
@@ -266,10 +359,38 @@ impl Builder {
                     }
                 }
             };
+            let defaulted = value.is_null() && f.default.is_some();
             let value = match (&value, &f.default) {
                 (Value::Null, Some(d)) => d.clone(),
                 _ => value,
             };
+            if let Some(l) = &mut self.lineage {
+                match &f.value {
+                    FieldValue::Truth(_) => {
+                        if let Some(last) = l.last_mut() {
+                            last.value = value.clone();
+                        }
+                    }
+                    FieldValue::Expr(p) | FieldValue::Each { list: p, .. } => l.push(Lineage {
+                        field: join(prefix, at, &f.path),
+                        value: value.clone(),
+                        source: sources_read(p, self.names),
+                        expr: p.text().to_string(),
+                        reads: reads_text(p, self.names),
+                        default_used: defaulted,
+                        fallback: false,
+                    }),
+                    FieldValue::Const(_) | FieldValue::Nested(_) => l.push(Lineage {
+                        field: join(prefix, at, &f.path),
+                        value: value.clone(),
+                        source: None,
+                        expr: String::new(),
+                        reads: Vec::new(),
+                        default_used: defaulted,
+                        fallback: false,
+                    }),
+                }
+            }
             let omit = value.is_null() && f.omit_null.unwrap_or(m.omit_nulls);
             if !omit {
                 *slot(target, at.iter().chain(&f.path)) = value.clone();
@@ -278,6 +399,32 @@ impl Builder {
                 let name = join(prefix, at, &f.path);
                 self.checks(&f.checks, &value, &ctx.with_out(target), &name);
             }
+        }
+    }
+
+    /// Reports a conflict of a `from:` rule as drift or as an error.
+    fn truth_outcome(&mut self, rule: &crate::truth::TruthRule, r: &crate::truth::Resolved, name: &str) {
+        let (Some(values), Some(w)) = (&r.conflict, r.winner) else {
+            return;
+        };
+        let winner = self.names[rule.candidates[w].0].name.clone();
+        let named: Vec<(String, Value)> = values.iter().map(|(s, v)| (self.names[*s].name.clone(), v.clone())).collect();
+        match rule.on_conflict {
+            crate::truth::OnConflict::Ignore => {}
+            crate::truth::OnConflict::Report => self.drift.push(crate::truth::Drift {
+                field: name.to_string(),
+                values: named,
+                winner,
+            }),
+            crate::truth::OnConflict::Error => self.errors.push(FieldError {
+                field: name.to_string(),
+                expr: format!("from: {{ {} }}", rule.candidates.iter().map(|(s, p)| format!("{}: {}", self.names[*s].name, p.text())).collect::<Vec<_>>().join(", ")),
+                message: format!(
+                    "sources disagree: {}",
+                    named.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", ")
+                ),
+                value: Some(r.value.clone()),
+            }),
         }
     }
 
@@ -363,4 +510,39 @@ impl Builder {
         }
         ok.then(|| Value::array(out))
     }
+}
+
+/// The input paths a program reads, with source names.
+fn reads_text(p: &mapwright_dsl::Program, names: &[super::SourceDef]) -> Vec<String> {
+    p.reads()
+        .iter()
+        .filter(|r| r.whole)
+        .map(|r| {
+            let text = r.to_string();
+            match r.root {
+                mapwright_dsl::ReadRoot::Source(i) => {
+                    let name = names.get(i).map_or("?", |s| s.name.as_str());
+                    text.replacen(&format!("$source{i}"), &format!("${name}"), 1)
+                }
+                mapwright_dsl::ReadRoot::Input => text,
+            }
+        })
+        .collect()
+}
+
+/// The sources an expression reads: `$` for the input of a single-source
+/// mapping, source names joined by `+` otherwise; none for constants.
+fn sources_read(p: &mapwright_dsl::Program, names: &[super::SourceDef]) -> Option<String> {
+    let mut roots: Vec<String> = p
+        .reads()
+        .iter()
+        .map(|r| match r.root {
+            mapwright_dsl::ReadRoot::Input => "$".to_string(),
+            mapwright_dsl::ReadRoot::Source(i) => names.get(i).map_or("?".to_string(), |s| s.name.clone()),
+        })
+        .collect();
+    roots.dedup();
+    roots.sort();
+    roots.dedup();
+    (!roots.is_empty()).then(|| roots.join("+"))
 }

@@ -53,7 +53,7 @@ const RULE_KEYS: &[&str] = &["rule", "message", "severity"];
 const LOOKUP_KEYS: &[&str] = &["inline", "file", "key", "value", "strict", "format"];
 const HOOK_KEYS: &[&str] = &["script", "inline", "before", "after", "limits"];
 const TEST_KEYS: &[&str] = &["name", "input", "inputs", "expect", "expect_error"];
-const SOURCE_KEYS: &[&str] = &["key"];
+const SOURCE_KEYS: &[&str] = &["key", "updated_at"];
 
 /// A whole mapping file.
 #[derive(Clone, Debug, Default)]
@@ -122,6 +122,9 @@ pub struct SourceSpec {
     pub name: Key,
     /// `key:` the join key expression.
     pub key: Option<ExprSrc>,
+    /// `updated_at:` the record's freshness (picks among duplicates, and
+    /// the default for `prefer: latest`).
+    pub updated_at: Option<ExprSrc>,
 }
 
 /// `prefer:` an ordered list of sources, or `latest`.
@@ -412,12 +415,15 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
     };
     let mut out = Vec::new();
     for (name, body) in entries {
-        let key = match &body.value {
+        let (key, updated_at) = match &body.value {
             Yaml::Map(b) => {
                 d.check_keys(b, SOURCE_KEYS, &format!("in source `{}`", name.text));
-                get(b, "key").and_then(|n| d.expr(n, "`key:`"))
+                (
+                    get(b, "key").and_then(|n| d.expr(n, "`key:`")),
+                    get(b, "updated_at").and_then(|n| d.expr(n, "`updated_at:`")),
+                )
             }
-            _ => d.expr(body, &format!("source `{}`", name.text)),
+            _ => (d.expr(body, &format!("source `{}`", name.text)), None),
         };
         if key.is_none() {
             d.hint(
@@ -430,6 +436,7 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
         out.push(SourceSpec {
             name: name.clone(),
             key,
+            updated_at,
         });
     }
     out

@@ -97,8 +97,13 @@ impl Node {
 
 /// Parses YAML text into a located tree.
 pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+    // YAML 1.2 scalars: `no`, `yes`, `on`, `off` stay text (a lookup keyed
+    // by Norway's `NO` must not become `false`), and `02134` stays a string
+    // (postal codes, SKUs).
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
     };
     let spanned: Spanned<Yaml> = serde_saphyr::from_str_with_options(text, options)?;
     Ok(located(text, spanned))
@@ -246,6 +251,17 @@ mod tests {
         assert_eq!(&text[fields[1].1.loc.offset..fields[1].1.loc.offset + 1], "'");
         let Yaml::Seq(items) = &fields[2].1.value else { panic!() };
         assert_eq!(items[1].loc.line, 7);
+    }
+
+    #[test]
+    fn yaml_1_2_scalars() {
+        let root = parse("a: NO\nb: yes\nc: 02134\nd: true\non: 1\n").unwrap();
+        let map = root.as_map().unwrap();
+        assert!(matches!(&map[0].1.value, Yaml::String(s) if s == "NO"));
+        assert!(matches!(&map[1].1.value, Yaml::String(s) if s == "yes"));
+        assert!(matches!(&map[2].1.value, Yaml::String(s) if s == "02134"));
+        assert!(matches!(&map[3].1.value, Yaml::Bool(true)));
+        assert_eq!(map[4].0.text, "on");
     }
 
     #[test]
