@@ -30,6 +30,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Map records from files or standard input to JSON Lines.
     Map(cmd::map::Args),
+    /// Show where every output field came from (source, expression, inputs read).
+    Explain(cmd::explain::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Map(args) => cmd::map::run(args),
+        Command::Explain(args) => cmd::explain::run(args),
     };
     ExitCode::from(code)
 }

@@ -122,7 +122,8 @@ impl TruthRule {
                 .collect()
         });
         Ok(Resolved {
-            fallback: self.order.first() != Some(&w),
+            // With `latest` freshness decides, so no winner is a fallback.
+            fallback: self.latest.is_none() && self.order.first() != Some(&w),
             value: values.swap_remove(w),
             winner: Some(w),
             conflict,

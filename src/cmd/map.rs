@@ -1,9 +1,12 @@
 //! `mapwright map -m MAPPING [INPUT...]`: map records to JSON Lines.
 //!
-//! Input is streamed record by record (JSON Lines in constant memory);
-//! mapped records go to standard output or `-o`, failed ones to
-//! `--dead-letter` (or, without it, a line each on standard error), and a
-//! one-line summary closes the run on standard error.
+//! Single-source input is streamed record by record (JSON Lines in
+//! constant memory, apart from 16 bytes per distinct key for duplicate
+//! detection). A multi-source mapping reads every `--source NAME=FILE`,
+//! joins the records by key, then maps each group. Mapped records go to
+//! standard output or `-o`, failed ones to `--dead-letter` (or, without it,
+//! a line each on standard error), disagreements between sources to
+//! `--drift`, and a one-line summary closes the run on standard error.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -11,8 +14,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use mapwright_engine::input::{self, Format, Source};
-use mapwright_engine::{output, Mapping, Outcome, Value};
+use mapwright_engine::{output, FieldError, Mapping, Outcome, Record, Value};
+
+use super::inputs;
 
 /// Arguments of `map`.
 #[derive(clap::Args)]
@@ -22,32 +26,149 @@ pub struct Args {
     mapping: PathBuf,
     /// Input files (json, jsonl, csv, yaml by extension); standard input when none.
     inputs: Vec<PathBuf>,
+    /// An input of a multi-source mapping, as NAME=FILE (repeatable).
+    #[arg(long = "source", value_name = "NAME=FILE")]
+    sources: Vec<String>,
     /// Write mapped records here (JSON Lines) instead of standard output.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
     /// Write failed records here, one JSON line each, with their reasons.
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
+    /// Write disagreements between sources here (fields with `on_conflict: report`).
+    #[arg(long, value_name = "FILE")]
+    drift: Option<PathBuf>,
     /// Input format when the extension does not tell (json, jsonl, csv, yaml).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
 }
 
-/// Counts for the summary line.
-#[derive(Default)]
-struct Counts {
+fn create(path: &Option<PathBuf>) -> std::io::Result<Option<BufWriter<File>>> {
+    path.as_ref().map(|p| File::create(p).map(|f| BufWriter::with_capacity(256 * 1024, f))).transpose()
+}
+
+/// Where results go, and the counts for the summary.
+struct Emitter<'m> {
+    mapping: &'m Mapping,
+    out: Box<dyn Write>,
+    dead: Option<BufWriter<File>>,
+    drift: Option<BufWriter<File>>,
+    /// Key hash → output hash: 16 bytes per distinct key.
+    seen: HashMap<u64, u64>,
+    line: String,
     mapped: u64,
     filtered: u64,
     failed: u64,
     duplicates: u64,
     warnings: u64,
+    conflicts: u64,
+    shown: u64,
 }
 
-fn open_out(path: &Option<PathBuf>) -> std::io::Result<Box<dyn Write>> {
-    Ok(match path {
-        Some(p) => Box::new(BufWriter::with_capacity(256 * 1024, File::create(p)?)),
-        None => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
-    })
+impl Emitter<'_> {
+    /// Routes one record's result; `input` gives the full input for a dead letter.
+    fn record(&mut self, origin: &str, r: Record, input: impl FnOnce() -> Value) -> std::io::Result<()> {
+        self.warnings += r.warnings.len() as u64;
+        for w in &r.warnings {
+            eprintln!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message);
+        }
+        for d in &r.drift {
+            self.conflicts += 1;
+            if let Some(f) = &mut self.drift {
+                let mut text = d.to_value(&r.key, self.mapping).to_json();
+                text.push('\n');
+                f.write_all(text.as_bytes())?;
+            }
+        }
+        match r.outcome {
+            Outcome::Mapped(v) => {
+                self.line.clear();
+                mapwright_dsl::json::write_value(&mut self.line, &v);
+                if !r.key.is_null() {
+                    let hash = fingerprint(&self.line);
+                    let key = fingerprint(&r.key.to_json());
+                    if self.seen.get(&key) == Some(&hash) {
+                        self.duplicates += 1;
+                        return Ok(());
+                    }
+                    self.seen.insert(key, hash);
+                }
+                self.line.push('\n');
+                self.out.write_all(self.line.as_bytes())?;
+                self.mapped += 1;
+                Ok(())
+            }
+            Outcome::Filtered => {
+                self.filtered += 1;
+                Ok(())
+            }
+            Outcome::Failed(errors) => {
+                let line = output::dead_letter(self.mapping, &r.key, &errors, &input());
+                self.fail(origin, &errors, line)
+            }
+        }
+    }
+
+    fn fail(&mut self, origin: &str, errors: &[FieldError], line: Value) -> std::io::Result<()> {
+        self.failed += 1;
+        match &mut self.dead {
+            Some(d) => {
+                let mut text = line.to_json();
+                text.push('\n');
+                d.write_all(text.as_bytes())
+            }
+            None => {
+                if self.shown < 100 {
+                    let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                    eprintln!("failed: {origin}: {reason}");
+                }
+                self.shown += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(mut self, started: Instant, joined: Option<usize>) -> u8 {
+        let flushed = self
+            .out
+            .flush()
+            .and_then(|_| self.dead.as_mut().map_or(Ok(()), Write::flush))
+            .and_then(|_| self.drift.as_mut().map_or(Ok(()), Write::flush));
+        if let Err(e) = flushed {
+            return write_failed(&e);
+        }
+        if self.shown > 100 {
+            eprintln!("... {} more failed records (use --dead-letter FILE to keep them all)", self.shown - 100);
+        }
+        let mut extra = String::new();
+        if let Some(keys) = joined {
+            extra.push_str(&format!(", {} conflicts ({keys} keys joined)", self.conflicts));
+        }
+        if self.warnings > 0 {
+            extra.push_str(&format!(", {} warnings", self.warnings));
+        }
+        eprintln!(
+            "{} mapped, {} filtered, {} failed, {} duplicates{extra} in {:.2}s",
+            self.mapped,
+            self.filtered,
+            self.failed,
+            self.duplicates,
+            started.elapsed().as_secs_f64(),
+        );
+        if self.failed > 0 {
+            super::FAILED
+        } else {
+            super::OK
+        }
+    }
+}
+
+fn write_failed(e: &std::io::Error) -> u8 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return super::OK;
+    }
+    eprintln!("error: cannot write output: {e}");
+    super::INVALID
 }
 
 /// Runs `map`.
@@ -60,144 +181,136 @@ pub fn run(args: Args) -> u8 {
             return super::INVALID;
         }
     };
-    let format = match args.format.as_deref().map(|f| (f, Format::parse(f))) {
-        None => None,
-        Some((_, Some(f))) => Some(f),
-        Some((name, None)) => {
-            eprintln!("error: unknown format `{name}`: use json, jsonl, csv or yaml");
+    let format = match inputs::format(args.format.as_deref()) {
+        Ok(f) => f,
+        Err(m) => {
+            eprintln!("error: {m}");
             return super::INVALID;
         }
     };
-    let sources: Vec<Source> = if args.inputs.is_empty() {
-        vec![Source::Stdin]
+    let multi = !mapping.sources().is_empty();
+    if multi && !args.inputs.is_empty() {
+        eprintln!(
+            "error: `{}` is a multi-source mapping: give its inputs as --source NAME=FILE ({})",
+            mapping.name(),
+            mapping.sources().join(", ")
+        );
+        return super::INVALID;
+    }
+    if !multi && !args.sources.is_empty() {
+        eprintln!("error: --source is for multi-source mappings; `{}` has no `sources:` — pass input files directly", mapping.name());
+        return super::INVALID;
+    }
+    // Read (and, for several sources, join) before creating any output.
+    let mut plain = Vec::new();
+    let mut joined = None;
+    if multi {
+        match inputs::join(&mapping, &args.sources, format) {
+            Ok(j) => joined = Some(j),
+            Err((code, message)) => {
+                eprintln!("error: {message}");
+                return code;
+            }
+        }
     } else {
-        args.inputs.iter().cloned().map(Source::File).collect()
-    };
-    // Open everything before mapping anything: a missing input is a
-    // command-line error, not a half-done run.
-    let projection = mapping.projection().cloned().map(std::sync::Arc::new);
-    let mut readers = Vec::new();
-    for s in &sources {
-        match input::open(s, format, projection.clone()) {
-            Ok(r) => readers.push(r),
+        let projection = mapping.projection().cloned().map(std::sync::Arc::new);
+        match inputs::open_plain(&args.inputs, format, projection) {
+            Ok(r) => plain = r,
             Err(e) => {
                 super::report(&e);
                 return super::INVALID;
             }
         }
     }
-    let mut out = match open_out(&args.output) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", args.output.as_ref().map_or("stdout".into(), |p| p.display().to_string()));
-            return super::INVALID;
-        }
-    };
-    let mut dead = match &args.dead_letter {
+    let out: Box<dyn Write> = match &args.output {
         Some(p) => match File::create(p) {
-            Ok(f) => Some(BufWriter::new(f)),
+            Ok(f) => Box::new(BufWriter::with_capacity(256 * 1024, f)),
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", p.display());
                 return super::INVALID;
             }
         },
-        None => None,
+        None => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
     };
-    let mut counts = Counts::default();
-    // Key hash → output hash: 16 bytes per distinct key, whatever the record size.
-    let mut seen: HashMap<u64, u64> = HashMap::new();
-    let mut line = String::with_capacity(4096);
-    let mut shown = 0;
-    let mut write_error = None;
-    for record in readers.into_iter().flatten() {
-        let (dead_line, reason) = match record.value {
-            Err(bad) => (output::dead_letter_unreadable(&mapping, &bad), bad.message.clone()),
-            Ok(value) => {
-                let r = mapping.run(&value);
-                counts.warnings += r.warnings.len() as u64;
-                for w in &r.warnings {
-                    eprintln!("warning: {} (key {}): {}: {}", record.origin, r.key, w.field, w.message);
-                }
-                match r.outcome {
-                    Outcome::Mapped(v) => {
-                        line.clear();
-                        mapwright_dsl::json::write_value(&mut line, &v);
-                        if !r.key.is_null() {
-                            let hash = fingerprint(&line);
-                            let key = fingerprint(&r.key.to_json());
-                            if seen.get(&key) == Some(&hash) {
-                                counts.duplicates += 1;
-                                continue;
-                            }
-                            seen.insert(key, hash);
-                        }
-                        line.push('\n');
-                        if let Err(e) = out.write_all(line.as_bytes()) {
-                            write_error = Some(e);
-                            break;
-                        }
-                        counts.mapped += 1;
-                        continue;
-                    }
-                    Outcome::Filtered => {
-                        counts.filtered += 1;
-                        continue;
-                    }
-                    Outcome::Failed(errors) => {
-                        let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                        // The dead letter keeps the whole record, not the projection.
-                        let full = record.raw.as_deref().and_then(|raw| Value::from_json(raw).ok()).unwrap_or(value);
-                        (output::dead_letter(&mapping, &r.key, &errors, &full), reason)
-                    }
-                }
-            }
-        };
-        counts.failed += 1;
-        match &mut dead {
-            Some(d) => {
-                let mut text = dead_line.to_json();
-                text.push('\n');
-                if let Err(e) = d.write_all(text.as_bytes()) {
-                    write_error = Some(e);
-                    break;
-                }
-            }
-            None => {
-                if shown < 100 {
-                    eprintln!("failed: {}: {reason}", record.origin);
-                }
-                shown += 1;
-            }
+    let (dead, drift) = match (create(&args.dead_letter), create(&args.drift)) {
+        (Ok(d), Ok(r)) => (d, r),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: cannot create an output file: {e}");
+            return super::INVALID;
         }
-    }
-    let flushed = out.flush().and_then(|_| dead.as_mut().map_or(Ok(()), Write::flush));
-    if let Some(e) = write_error.or(flushed.err()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return super::OK;
-        }
-        eprintln!("error: cannot write output: {e}");
-        return super::INVALID;
-    }
-    if shown > 100 {
-        eprintln!("... {} more failed records (use --dead-letter FILE to keep them all)", shown - 100);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{} mapped, {} filtered, {} failed, {} duplicates{} in {secs:.2}s",
-        counts.mapped,
-        counts.filtered,
-        counts.failed,
-        counts.duplicates,
-        if counts.warnings > 0 { format!(", {} warnings", counts.warnings) } else { String::new() },
-    );
-    if counts.failed > 0 {
-        super::FAILED
-    } else {
-        super::OK
+    };
+    let mut em = Emitter {
+        mapping: &mapping,
+        out,
+        dead,
+        drift,
+        seen: HashMap::new(),
+        line: String::with_capacity(4096),
+        mapped: 0,
+        filtered: 0,
+        failed: 0,
+        duplicates: 0,
+        warnings: 0,
+        conflicts: 0,
+        shown: 0,
+    };
+    let result = match joined {
+        Some(j) => map_joined(&mut em, &mapping, j),
+        None => map_plain(&mut em, &mapping, plain),
+    };
+    match result {
+        Ok(keys) => em.finish(started, keys),
+        Err(e) => write_failed(&e),
     }
 }
 
-/// A 64-bit fingerprint of an output line, for duplicate detection.
+fn map_plain(
+    em: &mut Emitter,
+    mapping: &Mapping,
+    readers: Vec<Box<dyn Iterator<Item = mapwright_engine::input::InputRecord> + Send>>,
+) -> std::io::Result<Option<usize>> {
+    for record in readers.into_iter().flatten() {
+        match &record.value {
+            Err(bad) => {
+                let errors = [FieldError {
+                    field: String::new(),
+                    expr: String::new(),
+                    message: bad.message.clone(),
+                    value: None,
+                }];
+                em.fail(&record.origin, &errors, output::dead_letter_unreadable(mapping, bad))?;
+            }
+            Ok(value) => {
+                let r = mapping.run(value);
+                // The dead letter keeps the whole record, not the projection.
+                em.record(&record.origin, r, || record.full().unwrap_or_else(|| value.clone()))?;
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn map_joined(em: &mut Emitter, mapping: &Mapping, j: inputs::Joined) -> std::io::Result<Option<usize>> {
+    em.duplicates += j.duplicates;
+    for u in &j.unjoined {
+        let errors = [FieldError {
+            field: format!("sources.{}.key", u.source),
+            expr: u.expr.clone(),
+            message: u.message.clone(),
+            value: None,
+        }];
+        let line = output::dead_letter(mapping, &Value::Null, &errors, &u.record);
+        em.fail(&u.origin, &errors, line)?;
+    }
+    let keys = j.groups.len();
+    for (key, records) in &j.groups {
+        let r = mapping.run_joined(key, records);
+        em.record(&format!("key {}", key.to_json()), r, || inputs::group_input(mapping, records))?;
+    }
+    Ok(Some(keys))
+}
+
+/// A 64-bit fingerprint of a text, for duplicate detection.
 fn fingerprint(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -1,6 +1,8 @@
 //! Subcommands, one module each, plus the helpers they share.
 
 pub mod check;
+pub mod explain;
+mod inputs;
 pub mod map;
 
 use std::io::IsTerminal;
