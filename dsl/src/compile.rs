@@ -92,12 +92,7 @@ impl Program {
         let mut reads = c.reads;
         reads.sort();
         reads.dedup();
-        Ok(Program {
-            node,
-            text: Arc::from(text),
-            reads,
-            singular,
-        })
+        Ok(Program { node, text: Arc::from(text), reads, singular })
     }
 
     /// The expression text as written.
@@ -161,14 +156,7 @@ pub(crate) enum Node {
     Call(&'static Builtin, Box<[Node]>, Option<Box<Regex>>, Span),
     Special(Special, Box<[Node]>, Span),
     Exists(Base, Box<[Step]>),
-    Lookup {
-        table: usize,
-        strict: bool,
-        name: Str,
-        key: Box<Node>,
-        default: Option<Box<Node>>,
-        span: Span,
-    },
+    Lookup { table: usize, strict: bool, name: Str, key: Box<Node>, default: Option<Box<Node>>, span: Span },
     Host(usize, Box<[Node]>, Span),
 }
 
@@ -201,22 +189,18 @@ impl Compiler<'_, '_> {
                     Node::Array(nodes)
                 }
             }
-            ExprKind::Object(entries) => Node::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| Ok((Str::from(k.as_str()), self.expr(v)?)))
-                    .collect::<Result<_, CompileError>>()?,
-            ),
+            ExprKind::Object(entries) => {
+                Node::Object(entries.iter().map(|(k, v)| Ok((Str::from(k.as_str()), self.expr(v)?))).collect::<Result<
+                    _,
+                    CompileError,
+                >>(
+                )?)
+            }
             ExprKind::Path(p) => self.path(p, e.span)?,
             ExprKind::Unary(UnaryOp::Neg, x) => Node::Neg(Box::new(self.expr(x)?), e.span),
             ExprKind::Unary(UnaryOp::Not, x) => Node::Not(Box::new(self.expr(x)?), e.span),
-            ExprKind::Binary(op, a, b) => {
-                Node::Binary(*op, Box::new((self.expr(a)?, self.expr(b)?)), e.span)
-            }
-            ExprKind::If {
-                branches,
-                otherwise,
-            } => Node::If(
+            ExprKind::Binary(op, a, b) => Node::Binary(*op, Box::new((self.expr(a)?, self.expr(b)?)), e.span),
+            ExprKind::If { branches, otherwise } => Node::If(
                 branches
                     .iter()
                     .map(|(c, v)| Ok((self.expr(c)?, self.expr(v)?)))
@@ -226,11 +210,7 @@ impl Compiler<'_, '_> {
                     None => Node::Const(Value::Null),
                 }),
             ),
-            ExprKind::Call {
-                name,
-                name_span,
-                args,
-            } => self.call(name, *name_span, args, e.span)?,
+            ExprKind::Call { name, name_span, args } => self.call(name, *name_span, args, e.span)?,
             ExprKind::Ident(name) => return Err(self.bare_name(name, e.span)),
         })
     }
@@ -248,9 +228,7 @@ impl Compiler<'_, '_> {
         match name {
             "input" | "record" | "this" | "self" => err.hint("the input record is `$`"),
             "item" | "element" => err.hint("the current element is `it`"),
-            _ => err.hint(format!(
-                "to read a field of the input write $.{name}; strings need quotes: \"{name}\""
-            )),
+            _ => err.hint(format!("to read a field of the input write $.{name}; strings need quotes: \"{name}\"")),
         }
     }
 
@@ -265,12 +243,7 @@ impl Compiler<'_, '_> {
                     )
                     .hint(format!(
                         "name the source: {}",
-                        self.scope
-                            .sources
-                            .iter()
-                            .map(|s| format!("${s}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        self.scope.sources.iter().map(|s| format!("${s}")).collect::<Vec<_>>().join(", ")
                     )));
                 }
                 Base::Input
@@ -288,17 +261,11 @@ impl Compiler<'_, '_> {
                 match self.scope.sources.iter().position(|s| s == name) {
                     Some(i) => Base::Source(i),
                     None => {
-                        let mut err = CompileError::new(
-                            Code::UnknownSource,
-                            name_span,
-                            format!("unknown source `${name}`"),
-                        );
+                        let mut err =
+                            CompileError::new(Code::UnknownSource, name_span, format!("unknown source `${name}`"));
                         err = match nearest(name, self.scope.sources.iter().map(String::as_str)) {
                             Some(s) => err.hint(format!("did you mean ${s}?")),
-                            None => err.hint(format!(
-                                "declared sources: {}",
-                                self.scope.sources.join(", ")
-                            )),
+                            None => err.hint(format!("declared sources: {}", self.scope.sources.join(", "))),
                         };
                         return Err(err);
                     }
@@ -340,11 +307,8 @@ impl Compiler<'_, '_> {
                 text.push_str(&s.text);
             }
             let query = Query::compile(&text).map_err(|msg| {
-                let seg_span = p
-                    .segments
-                    .iter()
-                    .find(|s| matches!(s.kind, SegmentKind::Query))
-                    .map_or(span, |s| s.span);
+                let seg_span =
+                    p.segments.iter().find(|s| matches!(s.kind, SegmentKind::Query)).map_or(span, |s| s.span);
                 CompileError::new(Code::BadJsonPath, seg_span, format!("invalid JSONPath: {msg}"))
                     .hint("see RFC 9535: [*], [1:3], [?@.qty > 1], ..name")
             })?;
@@ -375,12 +339,9 @@ impl Compiler<'_, '_> {
     fn read_root(&self, root: &Root) -> Option<(ReadRoot, Vec<Str>)> {
         match root {
             Root::Input => Some((ReadRoot::Input, Vec::new())),
-            Root::Source(name) => self
-                .scope
-                .sources
-                .iter()
-                .position(|s| s == name)
-                .map(|i| (ReadRoot::Source(i), Vec::new())),
+            Root::Source(name) => {
+                self.scope.sources.iter().position(|s| s == name).map(|i| (ReadRoot::Source(i), Vec::new()))
+            }
             Root::It => self.it_bases.last().cloned().flatten(),
             Root::Out | Root::Expr(_) => None,
         }
@@ -428,22 +389,13 @@ impl Compiler<'_, '_> {
             })
             .collect();
         check(&names).map_err(|msg| {
-            let end = p
-                .segments
-                .get(names.len().max(1) - 1)
-                .map_or(span.end, |s| s.span.end);
+            let end = p.segments.get(names.len().max(1) - 1).map_or(span.end, |s| s.span.end);
             CompileError::new(Code::OutBeforeDefined, Span::new(span.start, end), msg)
                 .hint("`out.x` reads a field defined above this one; move this field below it or read the input with $")
         })
     }
 
-    fn call(
-        &mut self,
-        name: &str,
-        name_span: Span,
-        args: &[Expr],
-        span: Span,
-    ) -> Result<Node, CompileError> {
+    fn call(&mut self, name: &str, name_span: Span, args: &[Expr], span: Span) -> Result<Node, CompileError> {
         if let Some(i) = self.scope.functions.iter().position(|f| f.name == name) {
             let f = &self.scope.functions[i];
             if let Some(n) = f.arity {
@@ -459,15 +411,8 @@ impl Compiler<'_, '_> {
             return Ok(Node::Host(i, args.into(), span));
         }
         let Some(b) = functions::builtin(name) else {
-            let mut err = CompileError::new(
-                Code::UnknownFunction,
-                name_span,
-                format!("unknown function `{name}`"),
-            );
-            let names = BUILTINS
-                .iter()
-                .map(|b| b.name)
-                .chain(self.scope.functions.iter().map(|f| f.name.as_str()));
+            let mut err = CompileError::new(Code::UnknownFunction, name_span, format!("unknown function `{name}`"));
+            let names = BUILTINS.iter().map(|b| b.name).chain(self.scope.functions.iter().map(|f| f.name.as_str()));
             if let Some(n) = nearest(name, names) {
                 err = err.hint(format!("did you mean `{n}`?"));
             } else {
@@ -499,11 +444,12 @@ impl Compiler<'_, '_> {
                 let nodes = args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>, _>>()?;
                 let regex = match b.regex_arg {
                     Some(i) => match nodes.get(i) {
-                        Some(Node::Const(Value::String(pattern))) => Some(Box::new(
-                            functions::compile_regex(pattern)
-                                .map_err(|m| CompileError::new(Code::BadRegex, args[i].span, m)
-                                    .hint("write regular expressions in '…' quotes so backslashes stay as written"))?,
-                        )),
+                        Some(Node::Const(Value::String(pattern))) => {
+                            Some(Box::new(functions::compile_regex(pattern).map_err(|m| {
+                                CompileError::new(Code::BadRegex, args[i].span, m)
+                                    .hint("write regular expressions in '…' quotes so backslashes stay as written")
+                            })?))
+                        }
                         _ => None,
                     },
                     None => None,
@@ -526,12 +472,8 @@ impl Compiler<'_, '_> {
                     self.note_read(p);
                     Ok(Node::Exists(base, steps))
                 }
-                _ => Err(CompileError::new(
-                    Code::LiteralRequired,
-                    args[0].span,
-                    "exists() takes a path",
-                )
-                .hint("for example exists($.customer.email); to test a value use is_null(x)")),
+                _ => Err(CompileError::new(Code::LiteralRequired, args[0].span, "exists() takes a path")
+                    .hint("for example exists($.customer.email); to test a value use is_null(x)")),
             },
             Imp::Special(special) => {
                 if special == Special::Index && !self.scope.element && self.lambda == 0 {
@@ -543,12 +485,7 @@ impl Compiler<'_, '_> {
                 }
                 let lambda = matches!(
                     special,
-                    Special::Map
-                        | Special::Filter
-                        | Special::Find
-                        | Special::Any
-                        | Special::All
-                        | Special::SortBy
+                    Special::Map | Special::Filter | Special::Find | Special::Any | Special::All | Special::SortBy
                 );
                 let mut nodes = Vec::with_capacity(args.len());
                 // The list of map/any/all: when it is a plain path, its
@@ -597,11 +534,8 @@ impl Compiler<'_, '_> {
             .hint("for example lookup(\"country3\", $.country_code)"));
         };
         let Some(table) = self.scope.lookups.iter().position(|l| *l.name == **name) else {
-            let mut err = CompileError::new(
-                Code::UnknownLookup,
-                args[0].span,
-                format!("unknown lookup table \"{name}\""),
-            );
+            let mut err =
+                CompileError::new(Code::UnknownLookup, args[0].span, format!("unknown lookup table \"{name}\""));
             err = match nearest(name, self.scope.lookups.iter().map(|l| l.name.as_str())) {
                 Some(n) => err.hint(format!("did you mean \"{n}\"?")),
                 None if self.scope.lookups.is_empty() => {
@@ -609,12 +543,7 @@ impl Compiler<'_, '_> {
                 }
                 None => err.hint(format!(
                     "declared tables: {}",
-                    self.scope
-                        .lookups
-                        .iter()
-                        .map(|l| l.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.scope.lookups.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
                 )),
             };
             return Err(err);
@@ -624,14 +553,7 @@ impl Compiler<'_, '_> {
             Some(d) => Some(Box::new(self.expr(d)?)),
             None => None,
         };
-        Ok(Node::Lookup {
-            table,
-            strict: self.scope.lookups[table].strict,
-            name: name.clone(),
-            key,
-            default,
-            span,
-        })
+        Ok(Node::Lookup { table, strict: self.scope.lookups[table].strict, name: name.clone(), key, default, span })
     }
 }
 
@@ -686,11 +608,7 @@ mod tests {
                 Err(format!("out.{} is not defined above", p.join(".")))
             }
         };
-        let s = Scope {
-            sources: &sources,
-            out: Some(&check),
-            ..Scope::default()
-        };
+        let s = Scope { sources: &sources, out: Some(&check), ..Scope::default() };
         assert_eq!(err("$erp.x ?? $pim.y", &s), "ok");
         assert!(err("$epr.x", &s).contains("did you mean $erp?"));
         assert!(err("$.x", &s).starts_with("E0111"));
@@ -702,8 +620,10 @@ mod tests {
     fn records_reads() {
         let p = Program::compile("$.a.b + $['odd key'] + size($.c[*])", &Scope::default());
         assert!(p.is_err());
-        let p = Program::compile("$.a.b + count($.c[*]) + $['odd key'] + sum(map($.l, it.x))", &Scope::default()).unwrap();
-        let shown: Vec<String> = p.reads().iter().map(|r| format!("{r}{}", if r.whole { "" } else { " (shape)" })).collect();
+        let p =
+            Program::compile("$.a.b + count($.c[*]) + $['odd key'] + sum(map($.l, it.x))", &Scope::default()).unwrap();
+        let shown: Vec<String> =
+            p.reads().iter().map(|r| format!("{r}{}", if r.whole { "" } else { " (shape)" })).collect();
         assert_eq!(shown, ["$.a.b", "$.c", "$.l (shape)", "$.l.x", "$['odd key']"]);
     }
 }

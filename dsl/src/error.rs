@@ -74,12 +74,7 @@ pub struct CompileError {
 
 impl CompileError {
     pub(crate) fn new(code: Code, span: Span, message: impl Into<String>) -> CompileError {
-        CompileError {
-            code,
-            message: message.into(),
-            span,
-            hint: None,
-        }
+        CompileError { code, message: message.into(), span, hint: None }
     }
 
     pub(crate) fn hint(mut self, hint: impl Into<String>) -> CompileError {
@@ -103,11 +98,7 @@ pub struct EvalError {
 impl EvalError {
     /// An error at `span`.
     pub fn new(span: Span, message: impl Into<String>) -> EvalError {
-        EvalError {
-            message: message.into(),
-            span,
-            value: None,
-        }
+        EvalError { message: message.into(), span, value: None }
     }
 
     /// Attaches the offending value.
@@ -145,9 +136,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
+            let mut best = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[(i - 2) * w + j - 2] + 1);
             }

@@ -61,15 +61,7 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context for `input` with nothing else set.
     pub fn new(input: &'a Value, host: &'a dyn Host) -> Ctx<'a> {
-        Ctx {
-            input,
-            sources: &[],
-            out: &NULL,
-            it: &NULL,
-            index: 0,
-            host,
-            now: jiff::Timestamp::now(),
-        }
+        Ctx { input, sources: &[], out: &NULL, it: &NULL, index: 0, host, now: jiff::Timestamp::now() }
     }
 
     /// The same context with `it` and `index()` set.
@@ -101,11 +93,10 @@ fn truthy(v: &Value, span: Span) -> Result<bool, EvalError> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
-        other => Err(EvalError::new(
-            span,
-            format!("expected true or false, got {}", other.describe()),
-        )
-        .with_value(other.clone())),
+        other => {
+            Err(EvalError::new(span, format!("expected true or false, got {}", other.describe()))
+                .with_value(other.clone()))
+        }
     }
 }
 
@@ -164,13 +155,9 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
         Node::Query(b, q, span) => {
             let mut holder = None;
             let v = base(b, ctx, &mut holder)?;
-            q.select(v)
-                .map(Value::array)
-                .map_err(|m| EvalError::new(*span, format!("JSONPath query failed: {m}")))
+            q.select(v).map(Value::array).map_err(|m| EvalError::new(*span, format!("JSONPath query failed: {m}")))
         }
-        Node::Array(items) => Ok(Value::array(
-            items.iter().map(|n| eval(n, ctx)).collect::<Result<_, _>>()?,
-        )),
+        Node::Array(items) => Ok(Value::array(items.iter().map(|n| eval(n, ctx)).collect::<Result<_, _>>()?)),
         Node::Object(entries) => {
             let mut map = Map::with_capacity(entries.len());
             for (k, n) in entries {
@@ -212,11 +199,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
                 }
                 values.push(v);
             }
-            f(&Args {
-                values: &values,
-                regex: regex.as_deref(),
-            })
-            .map_err(|e| EvalError {
+            f(&Args { values: &values, regex: regex.as_deref() }).map_err(|e| EvalError {
                 // error("…") carries the analyst's own words; others name the function.
                 message: if b.name == "error" { e.message } else { format!("{}: {}", b.name, e.message) },
                 span: *span,
@@ -235,14 +218,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
             }
             Ok(Value::Bool(true))
         }
-        Node::Lookup {
-            table,
-            strict,
-            name,
-            key,
-            default,
-            span,
-        } => {
+        Node::Lookup { table, strict, name, key, default, span } => {
             let k = eval(key, ctx)?;
             let key_text = match &k {
                 Value::Null => return Ok(Value::Null),
@@ -255,26 +231,25 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
             }
             match default {
                 Some(d) => eval(d, ctx),
-                None if *strict => Err(EvalError::new(
-                    *span,
-                    format!("key \"{key_text}\" is not in strict lookup table \"{name}\""),
-                )
-                .with_value(k)),
+                None if *strict => {
+                    Err(EvalError::new(*span, format!("key \"{key_text}\" is not in strict lookup table \"{name}\""))
+                        .with_value(k))
+                }
                 None => Ok(Value::Null),
             }
         }
         Node::Host(id, args, span) => {
             let values = args.iter().map(|a| eval(a, ctx)).collect::<Result<Vec<_>, _>>()?;
-            ctx.host
-                .call(*id, &values)
-                .map_err(|m| EvalError::new(*span, m))
+            ctx.host.call(*id, &values).map_err(|m| EvalError::new(*span, m))
         }
     }
 }
 
 fn span_hint(n: &Node) -> Span {
     match n {
-        Node::Binary(_, _, s) | Node::Call(_, _, _, s) | Node::Special(_, _, s) | Node::Neg(_, s) | Node::Not(_, s) => *s,
+        Node::Binary(_, _, s) | Node::Call(_, _, _, s) | Node::Special(_, _, s) | Node::Neg(_, s) | Node::Not(_, s) => {
+            *s
+        }
         _ => Span::default(),
     }
 }
@@ -329,15 +304,8 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 return Ok(Value::Bool(false));
             }
             let ord = compare(l, r).ok_or_else(|| {
-                EvalError::new(
-                    span,
-                    format!(
-                        "cannot compare {} with {}",
-                        l.describe(),
-                        r.describe()
-                    ),
-                )
-                .with_value(r.clone())
+                EvalError::new(span, format!("cannot compare {} with {}", l.describe(), r.describe()))
+                    .with_value(r.clone())
             })?;
             return Ok(Value::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,
@@ -391,7 +359,11 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             };
             Err(EvalError::new(
                 span,
-                format!("cannot add {} to {}{hint}", other.describe(), if matches!(l, Value::String(_)) { l.describe() } else { r.describe() }),
+                format!(
+                    "cannot add {} to {}{hint}",
+                    other.describe(),
+                    if matches!(l, Value::String(_)) { l.describe() } else { r.describe() }
+                ),
             )
             .with_value(other.clone()))
         }
@@ -403,12 +375,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             };
             Err(EvalError::new(
                 span,
-                format!(
-                    "`{}` needs numbers, got {} and {}{hint}",
-                    op.symbol(),
-                    l.describe(),
-                    r.describe()
-                ),
+                format!("`{}` needs numbers, got {} and {}{hint}", op.symbol(), l.describe(), r.describe()),
             )
             .with_value(bad.clone()))
         }
@@ -460,12 +427,7 @@ fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, Ev
         Special::Index => Ok(Value::from(ctx.index)),
         Special::Now => Ok(Value::Timestamp(ctx.now)),
         Special::Lookup => Err(EvalError::new(span, "internal: lookup compiled as special")),
-        Special::Map
-        | Special::Filter
-        | Special::Find
-        | Special::Any
-        | Special::All
-        | Special::SortBy => {
+        Special::Map | Special::Filter | Special::Find | Special::Any | Special::All | Special::SortBy => {
             let name = match s {
                 Special::Map => "map",
                 Special::Filter => "filter",
@@ -550,11 +512,10 @@ pub(crate) fn sort_keyed(keyed: &mut [(Value, Value)], span: Span) -> Result<(),
         }),
     });
     match bad {
-        Some((a, b)) => Err(EvalError::new(
-            span,
-            format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()),
-        )
-        .with_value(b)),
+        Some((a, b)) => {
+            Err(EvalError::new(span, format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()))
+                .with_value(b))
+        }
         None => Ok(()),
     }
 }

@@ -36,12 +36,7 @@ pub struct JsonError {
 
 /// Parses one JSON document.
 pub fn parse(text: &str) -> Result<Value, JsonError> {
-    let mut p = Parser {
-        src: text.as_bytes(),
-        text,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { src: text.as_bytes(), text, pos: 0, depth: 0 };
     p.skip_ws();
     let v = p.value()?;
     p.skip_ws();
@@ -55,12 +50,7 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
 /// and skipping the rest (whose syntax is still checked): the result reads
 /// the same as the full document along every projected path.
 pub fn parse_projected(text: &str, projection: &Projection) -> Result<Value, JsonError> {
-    let mut p = Parser {
-        src: text.as_bytes(),
-        text,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { src: text.as_bytes(), text, pos: 0, depth: 0 };
     p.skip_ws();
     let v = p.projected(&projection.root)?;
     p.skip_ws();
@@ -83,12 +73,7 @@ impl<'a> Parser<'a> {
         let before = &self.text[..floor_char_boundary(self.text, offset)];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        JsonError {
-            message: message.to_string(),
-            offset,
-            line,
-            column,
-        }
+        JsonError { message: message.to_string(), offset, line, column }
     }
 
     #[inline]
@@ -494,9 +479,7 @@ impl<'a> Parser<'a> {
         };
         let mut n = 0u32;
         for &d in digits {
-            let v = (d as char)
-                .to_digit(16)
-                .ok_or_else(|| self.error("invalid \\u escape"))?;
+            let v = (d as char).to_digit(16).ok_or_else(|| self.error("invalid \\u escape"))?;
             n = n * 16 + v;
         }
         self.pos += 4;
@@ -549,9 +532,7 @@ impl<'a> Parser<'a> {
             }
             self.digits();
         }
-        Ok(Value::Number(Number::from_json_text(
-            &self.text[start..self.pos],
-        )))
+        Ok(Value::Number(Number::from_json_text(&self.text[start..self.pos])))
     }
 
     #[inline]
@@ -736,10 +717,7 @@ mod tests {
         assert_eq!(round("1e3"), "1000");
         assert_eq!(round("1.5E-3"), "0.0015");
         assert_eq!(round("1e400"), "1e400");
-        assert_eq!(
-            round("3.14159265358979323846264338327950288"),
-            "3.14159265358979323846264338327950288"
-        );
+        assert_eq!(round("3.14159265358979323846264338327950288"), "3.14159265358979323846264338327950288");
     }
 
     #[test]

@@ -38,10 +38,7 @@ impl Query {
                 .trim_start_matches("= ")
                 .to_string()
         })?;
-        Ok(Query {
-            parsed: Arc::new(parsed),
-            text: Arc::from(text),
-        })
+        Ok(Query { parsed: Arc::new(parsed), text: Arc::from(text) })
     }
 
     /// The query text.
@@ -70,8 +67,7 @@ impl Queryable for Value {
     }
 
     fn as_object(&self) -> Option<Vec<(&str, &Self)>> {
-        self.as_object()
-            .map(|m| m.iter().map(|(k, v)| (&**k, v)).collect())
+        self.as_object().map(|m| m.iter().map(|(k, v)| (&**k, v)).collect())
     }
 
     fn as_str(&self) -> Option<&str> {

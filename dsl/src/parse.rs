@@ -62,17 +62,12 @@ pub fn parse(text: &str) -> Result<Expr, CompileError> {
     }
     check_nesting(text)?;
     if text.trim().is_empty() {
-        return Err(CompileError::new(
-            Code::Syntax,
-            Span::new(0, text.len()),
-            "empty expression",
-        )
-        .hint("write an expression such as $.id, or null for no value"));
+        return Err(CompileError::new(Code::Syntax, Span::new(0, text.len()), "empty expression")
+            .hint("write an expression such as $.id, or null for no value"));
     }
     let mut pairs = Grammar::parse(Rule::program, text).map_err(|e| syntax_error(text, e))?;
-    let program = pairs.next().ok_or_else(|| {
-        CompileError::new(Code::Syntax, Span::new(0, text.len()), "empty expression")
-    })?;
+    let program =
+        pairs.next().ok_or_else(|| CompileError::new(Code::Syntax, Span::new(0, text.len()), "empty expression"))?;
     let expr = program
         .into_inner()
         .next()
@@ -107,10 +102,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> CompileError {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
-    let end = text[pos..]
-        .chars()
-        .next()
-        .map_or(pos, |c| pos + c.len_utf8());
+    let end = text[pos..].chars().next().map_or(pos, |c| pos + c.len_utf8());
     let found = match text[pos..].chars().next() {
         None => "end of the expression".to_string(),
         Some(c) => format!("`{c}`"),
@@ -119,11 +111,8 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> CompileError {
         pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
-    let mut err = CompileError::new(
-        Code::Syntax,
-        Span::new(pos, end),
-        format!("unexpected {found}, expected {expected}"),
-    );
+    let mut err =
+        CompileError::new(Code::Syntax, Span::new(pos, end), format!("unexpected {found}, expected {expected}"));
     if let Some(hint) = syntax_hint(text, pos) {
         err = err.hint(hint);
     }
@@ -218,16 +207,10 @@ fn build_expr(pairs: Pairs<Rule>) -> Result<Expr, CompileError> {
             // Fold `-3.50` into a literal so it prints and compares as one.
             if op == UnaryOp::Neg {
                 if let ExprKind::Literal(Value::Number(Number::Dec(d))) = &rhs.kind {
-                    return Ok(Expr {
-                        kind: ExprKind::Literal(Value::dec(-*d)),
-                        span,
-                    });
+                    return Ok(Expr { kind: ExprKind::Literal(Value::dec(-*d)), span });
                 }
             }
-            Ok(Expr {
-                kind: ExprKind::Unary(op, Box::new(rhs)),
-                span,
-            })
+            Ok(Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span })
         })
         .map_infix(|lhs, op, rhs| {
             let (lhs, rhs) = (lhs?, rhs?);
@@ -249,10 +232,7 @@ fn build_expr(pairs: Pairs<Rule>) -> Result<Expr, CompileError> {
                 Rule::div => BinaryOp::Div,
                 _ => BinaryOp::Rem,
             };
-            Ok(Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            })
+            Ok(Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span })
         })
         .parse(pairs)
 }
@@ -261,29 +241,11 @@ fn build_expr(pairs: Pairs<Rule>) -> Result<Expr, CompileError> {
 fn pipe(lhs: Expr, rhs: Expr, op_span: Span) -> Result<Expr, CompileError> {
     let span = lhs.span.to(rhs.span);
     match rhs.kind {
-        ExprKind::Call {
-            name,
-            name_span,
-            mut args,
-        } => {
+        ExprKind::Call { name, name_span, mut args } => {
             args.insert(0, lhs);
-            Ok(Expr {
-                kind: ExprKind::Call {
-                    name,
-                    name_span,
-                    args,
-                },
-                span,
-            })
+            Ok(Expr { kind: ExprKind::Call { name, name_span, args }, span })
         }
-        ExprKind::Ident(name) => Ok(Expr {
-            kind: ExprKind::Call {
-                name,
-                name_span: rhs.span,
-                args: vec![lhs],
-            },
-            span,
-        }),
+        ExprKind::Ident(name) => Ok(Expr { kind: ExprKind::Call { name, name_span: rhs.span, args: vec![lhs] }, span }),
         _ => Err(CompileError::new(
             Code::Syntax,
             rhs.span,
@@ -298,9 +260,7 @@ fn pipe(lhs: Expr, rhs: Expr, op_span: Span) -> Result<Expr, CompileError> {
 
 fn build_postfixed(pair: Pair<Rule>) -> Result<Expr, CompileError> {
     let mut inner = pair.into_inner();
-    let primary = inner
-        .next()
-        .ok_or_else(|| CompileError::new(Code::Syntax, Span::default(), "missing value"))?;
+    let primary = inner.next().ok_or_else(|| CompileError::new(Code::Syntax, Span::default(), "missing value"))?;
     let mut expr = build_primary(primary)?;
     for post in inner {
         let seg = build_segment(post)?;
@@ -314,17 +274,11 @@ fn push_segment(expr: Expr, seg: Segment) -> Expr {
     match expr.kind {
         ExprKind::Path(mut path) if !matches!(path.root, Root::Expr(_)) || !path.segments.is_empty() => {
             path.segments.push(seg);
-            Expr {
-                kind: ExprKind::Path(path),
-                span,
-            }
+            Expr { kind: ExprKind::Path(path), span }
         }
         kind => Expr {
             kind: ExprKind::Path(Path {
-                root: Root::Expr(Box::new(Expr {
-                    kind,
-                    span: expr.span,
-                })),
+                root: Root::Expr(Box::new(Expr { kind, span: expr.span })),
                 segments: vec![seg],
             }),
             span,
@@ -368,7 +322,8 @@ fn classify_bracket(body: &str, body_start: usize) -> Result<SegmentKind, Compil
         .hint("write an index like [0], a name like ['key'], or a JSONPath selector like [*]"));
     }
     if let Ok(i) = t.parse::<i64>() {
-        if !t.starts_with('+') && !(t.len() > 1 && t.trim_start_matches('-').starts_with('0')) {
+        let leading_zero = t.len() > 1 && t.trim_start_matches('-').starts_with('0');
+        if !t.starts_with('+') && !leading_zero {
             return Ok(SegmentKind::Index(i));
         }
     }
@@ -481,10 +436,7 @@ fn shift_spans(e: &mut Expr, by: usize) {
             shift_spans(a, by);
             shift_spans(b, by);
         }
-        ExprKind::If {
-            branches,
-            otherwise,
-        } => {
+        ExprKind::If { branches, otherwise } => {
             for (c, v) in branches {
                 shift_spans(c, by);
                 shift_spans(v, by);
@@ -493,9 +445,7 @@ fn shift_spans(e: &mut Expr, by: usize) {
                 shift_spans(o, by);
             }
         }
-        ExprKind::Call {
-            name_span, args, ..
-        } => {
+        ExprKind::Call { name_span, args, .. } => {
             *name_span = Span::new(name_span.start + by, name_span.end + by);
             args.iter_mut().for_each(|a| shift_spans(a, by));
         }
@@ -504,10 +454,7 @@ fn shift_spans(e: &mut Expr, by: usize) {
 
 fn build_primary(pair: Pair<Rule>) -> Result<Expr, CompileError> {
     let span = span_of(&pair);
-    let inner = pair
-        .into_inner()
-        .next()
-        .ok_or_else(|| CompileError::new(Code::Syntax, span, "missing value"))?;
+    let inner = pair.into_inner().next().ok_or_else(|| CompileError::new(Code::Syntax, span, "missing value"))?;
     let span = span_of(&inner);
     let kind = match inner.as_rule() {
         Rule::number => {
@@ -536,12 +483,9 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, CompileError> {
             "false" => Value::Bool(false),
             _ => Value::Null,
         }),
-        Rule::array => ExprKind::Array(
-            inner
-                .into_inner()
-                .map(|p| build_expr(p.into_inner()))
-                .collect::<Result<_, _>>()?,
-        ),
+        Rule::array => {
+            ExprKind::Array(inner.into_inner().map(|p| build_expr(p.into_inner())).collect::<Result<_, _>>()?)
+        }
         Rule::object => {
             let mut entries = Vec::new();
             for entry in inner.into_inner() {
@@ -555,11 +499,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, CompileError> {
                         let ks = span_of(&k);
                         unescape_json(k.into_inner().next().map_or("", |p| p.as_str()), ks)?
                     }
-                    _ => k
-                        .into_inner()
-                        .next()
-                        .map_or("", |p| p.as_str())
-                        .replace("''", "'"),
+                    _ => k.into_inner().next().map_or("", |p| p.as_str()).replace("''", "'"),
                 };
                 entries.push((key, build_expr(v.into_inner())?));
             }
@@ -571,72 +511,41 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, CompileError> {
                 .filter(|p| p.as_rule() == Rule::expr)
                 .map(|p| build_expr(p.into_inner()))
                 .collect::<Result<_, _>>()?;
-            let otherwise = if parts.len() % 2 == 1 {
-                parts.pop().map(Box::new)
-            } else {
-                None
-            };
+            let otherwise = if parts.len() % 2 == 1 { parts.pop().map(Box::new) } else { None };
             let mut branches = Vec::new();
             let mut it = parts.into_iter();
             while let (Some(c), Some(v)) = (it.next(), it.next()) {
                 branches.push((c, v));
             }
-            ExprKind::If {
-                branches,
-                otherwise,
-            }
+            ExprKind::If { branches, otherwise }
         }
         Rule::call => {
             let mut parts = inner.into_inner();
-            let name_pair = parts
-                .next()
-                .ok_or_else(|| CompileError::new(Code::Syntax, span, "missing function name"))?;
+            let name_pair =
+                parts.next().ok_or_else(|| CompileError::new(Code::Syntax, span, "missing function name"))?;
             let name_span = span_of(&name_pair);
-            let args = parts
-                .map(|p| build_expr(p.into_inner()))
-                .collect::<Result<_, _>>()?;
-            ExprKind::Call {
-                name: name_pair.as_str().to_string(),
-                name_span,
-                args,
-            }
+            let args = parts.map(|p| build_expr(p.into_inner())).collect::<Result<_, _>>()?;
+            ExprKind::Call { name: name_pair.as_str().to_string(), name_span, args }
         }
         Rule::paren => {
-            let e = inner
-                .into_inner()
-                .next()
-                .ok_or_else(|| CompileError::new(Code::Syntax, span, "empty parentheses"))?;
+            let e =
+                inner.into_inner().next().ok_or_else(|| CompileError::new(Code::Syntax, span, "empty parentheses"))?;
             let mut e = build_expr(e.into_inner())?;
             e.span = span;
             return Ok(e);
         }
         Rule::root => {
-            let r = inner
-                .into_inner()
-                .next()
-                .ok_or_else(|| CompileError::new(Code::Syntax, span, "missing path"))?;
+            let r = inner.into_inner().next().ok_or_else(|| CompileError::new(Code::Syntax, span, "missing path"))?;
             let root = match r.as_rule() {
                 Rule::input_root => Root::Input,
                 Rule::source_root => Root::Source(r.as_str()[1..].to_string()),
                 Rule::it_root => Root::It,
                 Rule::out_root => Root::Out,
-                _ => return Ok(Expr {
-                    kind: ExprKind::Ident(r.as_str().to_string()),
-                    span,
-                }),
+                _ => return Ok(Expr { kind: ExprKind::Ident(r.as_str().to_string()), span }),
             };
-            ExprKind::Path(Path {
-                root,
-                segments: Vec::new(),
-            })
+            ExprKind::Path(Path { root, segments: Vec::new() })
         }
-        _ => {
-            return Err(CompileError::new(
-                Code::Syntax,
-                span,
-                "unexpected expression",
-            ))
-        }
+        _ => return Err(CompileError::new(Code::Syntax, span, "unexpected expression")),
     };
     Ok(Expr { kind, span })
 }
@@ -673,10 +582,9 @@ mod tests {
             match &e.kind {
                 ExprKind::Literal(v) => v.to_json(),
                 ExprKind::Array(items) => format!("[{}]", items.iter().map(go).collect::<Vec<_>>().join(", ")),
-                ExprKind::Object(es) => format!(
-                    "{{{}}}",
-                    es.iter().map(|(k, v)| format!("{k}: {}", go(v))).collect::<Vec<_>>().join(", ")
-                ),
+                ExprKind::Object(es) => {
+                    format!("{{{}}}", es.iter().map(|(k, v)| format!("{k}: {}", go(v))).collect::<Vec<_>>().join(", "))
+                }
                 ExprKind::Path(p) => {
                     let root = match &p.root {
                         Root::Input => "$".to_string(),
@@ -701,7 +609,11 @@ mod tests {
                 ExprKind::Binary(op, a, b) => format!("({} {} {})", go(a), op.symbol(), go(b)),
                 ExprKind::If { branches, otherwise } => format!(
                     "(if {} else {})",
-                    branches.iter().map(|(c, v)| format!("{} then {}", go(c), go(v))).collect::<Vec<_>>().join(" elif "),
+                    branches
+                        .iter()
+                        .map(|(c, v)| format!("{} then {}", go(c), go(v)))
+                        .collect::<Vec<_>>()
+                        .join(" elif "),
                     otherwise.as_ref().map_or("-".into(), |o| go(o))
                 ),
                 ExprKind::Call { name, args, .. } => {

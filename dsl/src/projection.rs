@@ -151,11 +151,7 @@ mod tests {
     use super::*;
 
     fn read(keys: &[&str], whole: bool) -> Read {
-        Read {
-            root: ReadRoot::Input,
-            keys: keys.iter().map(|k| Str::from(*k)).collect(),
-            whole,
-        }
+        Read { root: ReadRoot::Input, keys: keys.iter().map(|k| Str::from(*k)).collect(), whole }
     }
 
     #[test]

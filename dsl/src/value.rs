@@ -61,7 +61,9 @@ impl Number {
         match self {
             Number::Dec(d) => Ok(*d),
             Number::Big(text) => parse_decimal_lossy(text).ok_or_else(|| {
-                format!("number {text} is outside the exact decimal range (28 significant digits, magnitude below 7.9e28)")
+                format!(
+                    "number {text} is outside the exact decimal range (28 significant digits, magnitude below 7.9e28)"
+                )
             }),
         }
     }
@@ -119,9 +121,7 @@ pub struct Map {
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.entries.iter().map(|(k, v)| (k, v)))
-            .finish()
+        f.debug_map().entries(self.entries.iter().map(|(k, v)| (k, v))).finish()
     }
 }
 
@@ -133,10 +133,7 @@ impl Map {
 
     /// An empty object with room for `n` keys.
     pub fn with_capacity(n: usize) -> Map {
-        Map {
-            entries: Vec::with_capacity(n),
-            index: None,
-        }
+        Map { entries: Vec::with_capacity(n), index: None }
     }
 
     /// Number of keys.
@@ -189,13 +186,7 @@ impl Map {
         }
         self.entries.push((key, value));
         if self.index.is_none() && self.entries.len() > INDEX_THRESHOLD {
-            self.index = Some(
-                self.entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (k, _))| (k.clone(), i))
-                    .collect(),
-            );
+            self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
         }
     }
 
@@ -204,13 +195,7 @@ impl Map {
         let i = self.position(key)?;
         let (_, v) = self.entries.remove(i);
         if self.index.is_some() {
-            self.index = Some(
-                self.entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (k, _))| (k.clone(), i))
-                    .collect(),
-            );
+            self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
         }
         Some(v)
     }
@@ -257,10 +242,7 @@ impl PartialEq for Map {
     /// Objects are equal when they hold the same keys with equal values,
     /// whatever the order (JSON semantics).
     fn eq(&self, other: &Map) -> bool {
-        self.len() == other.len()
-            && self
-                .iter()
-                .all(|(k, v)| other.get(k).is_some_and(|w| v == w))
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k).is_some_and(|w| v == w))
     }
 }
 
@@ -444,11 +426,9 @@ impl From<&serde_json::Value> for Value {
             serde_json::Value::Number(n) => Value::Number(Number::from_json_text(&n.to_string())),
             serde_json::Value::String(s) => Value::str(s),
             serde_json::Value::Array(a) => Value::array(a.iter().map(Value::from).collect()),
-            serde_json::Value::Object(o) => Value::object(
-                o.iter()
-                    .map(|(k, v)| (Str::from(k.as_str()), Value::from(v)))
-                    .collect(),
-            ),
+            serde_json::Value::Object(o) => {
+                Value::object(o.iter().map(|(k, v)| (Str::from(k.as_str()), Value::from(v))).collect())
+            }
         }
     }
 }
@@ -461,17 +441,11 @@ impl From<&Value> for serde_json::Value {
         match v {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(_) => {
-                serde_json::from_str(&crate::json::to_string(v)).unwrap_or(serde_json::Value::Null)
-            }
+            Value::Number(_) => serde_json::from_str(&crate::json::to_string(v)).unwrap_or(serde_json::Value::Null),
             Value::String(s) => serde_json::Value::String(s.to_string()),
-            Value::Timestamp(_) => {
-                serde_json::Value::String(crate::json::format_timestamp_string(v))
-            }
+            Value::Timestamp(_) => serde_json::Value::String(crate::json::format_timestamp_string(v)),
             Value::Array(a) => serde_json::Value::Array(a.iter().map(Into::into).collect()),
-            Value::Object(o) => serde_json::Value::Object(
-                o.iter().map(|(k, v)| (k.to_string(), v.into())).collect(),
-            ),
+            Value::Object(o) => serde_json::Value::Object(o.iter().map(|(k, v)| (k.to_string(), v.into())).collect()),
         }
     }
 }

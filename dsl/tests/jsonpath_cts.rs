@@ -10,10 +10,16 @@ use mapwright_dsl::{Query, Value};
 
 /// Cases jsonpath-rust 1.0 gets wrong, with the reason. Keep sorted.
 const KNOWN_FAILURES: &[(&str, &str)] = &[
-    ("basic, descendant segment, multiple selectors", "jsonpath-rust groups descendant results by selector instead of by node"),
+    (
+        "basic, descendant segment, multiple selectors",
+        "jsonpath-rust groups descendant results by selector instead of by node",
+    ),
     ("basic, descendant segment, object traversal, multiple selectors", "same ordering difference as above"),
     ("filter, nested", "a filter inside a filter selects nothing in jsonpath-rust"),
-    ("functions, count, result must be compared", "function well-typedness (RFC 9535 §2.4.3) is not enforced: a bare count() is accepted"),
+    (
+        "functions, count, result must be compared",
+        "function well-typedness (RFC 9535 §2.4.3) is not enforced: a bare count() is accepted",
+    ),
     ("functions, length, non-singular query arg", "well-typedness: length() of a non-singular query is accepted"),
     ("functions, length, non-singular query arg, multiple index selectors", "well-typedness, as above"),
     ("functions, length, non-singular query arg, multiple name selectors", "well-typedness, as above"),

@@ -89,10 +89,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// A file with `name` and `text`.
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> SourceFile {
-        SourceFile {
-            name: name.into(),
-            text: text.into(),
-        }
+        SourceFile { name: name.into(), text: text.into() }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -133,7 +130,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at a byte range of `file`.
-    pub fn at(file: &SourceFile, code: &'static str, offset: usize, len: usize, message: impl Into<String>) -> Diagnostic {
+    pub fn at(
+        file: &SourceFile,
+        code: &'static str,
+        offset: usize,
+        len: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let (line, column) = file.line_col(offset);
         Diagnostic {
             code,
@@ -178,15 +181,9 @@ impl Diagnostic {
 
     /// Renders the diagnostic, with ANSI colours when `color` is true.
     pub fn render_with(&self, color: bool) -> String {
-        let theme = if color {
-            miette::GraphicalTheme::unicode()
-        } else {
-            miette::GraphicalTheme::unicode_nocolor()
-        };
-        let handler = miette::GraphicalReportHandler::new_themed(theme)
-            .with_context_lines(1)
-            .with_width(100)
-            .with_links(false);
+        let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+        let handler =
+            miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100).with_links(false);
         let mut out = String::new();
         if handler.render_report(&mut out, &View(self)).is_err() {
             return format!("{self}\n");
@@ -197,21 +194,15 @@ impl Diagnostic {
 
 fn token_len(text: &str, offset: usize) -> usize {
     let rest = text.get(offset..).unwrap_or("");
-    let n = rest
-        .char_indices()
-        .find(|(_, c)| c.is_whitespace() || *c == ':' || *c == ',')
-        .map_or(rest.len(), |(i, _)| i);
+    let n =
+        rest.char_indices().find(|(_, c)| c.is_whitespace() || *c == ':' || *c == ',').map_or(rest.len(), |(i, _)| i);
     n.max(rest.chars().next().map_or(0, char::len_utf8))
 }
 
 impl fmt::Display for Diagnostic {
     /// One line: `file:line:column: error[E0102]: message (hint)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: error[{}]: {}",
-            self.file.name, self.line, self.column, self.code, self.message
-        )?;
+        write!(f, "{}:{}:{}: error[{}]: {}", self.file.name, self.line, self.column, self.code, self.message)?;
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }
@@ -261,9 +252,7 @@ impl miette::SourceCode for SourceFile {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self
-            .text
-            .read_span(span, context_lines_before, context_lines_after)?;
+        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             inner.data(),
@@ -340,11 +329,7 @@ pub struct Diagnostics(pub Vec<Diagnostic>);
 impl Diagnostics {
     /// Renders every diagnostic, separated by blank lines.
     pub fn render(&self, color: bool) -> String {
-        self.0
-            .iter()
-            .map(|d| d.render_with(color))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.0.iter().map(|d| d.render_with(color)).collect::<Vec<_>>().join("\n")
     }
 }
 

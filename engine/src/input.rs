@@ -115,16 +115,17 @@ pub fn open(
     let name = source.name();
     let format = match (format, source) {
         (Some(f), _) => Some(f),
-        (None, Source::File(p)) => Some(Format::from_path(p).ok_or_else(|| Error::Usage(format!(
+        (None, Source::File(p)) => Some(Format::from_path(p).ok_or_else(|| {
+            Error::Usage(format!(
             "cannot tell the format of {name} from its extension; use .json, .jsonl, .csv or .yaml, or pass --format"
-        )))?),
+        ))
+        })?),
         (None, Source::Stdin) => None,
     };
     let reader: Box<dyn Read + Send> = match source {
-        Source::File(p) => Box::new(std::fs::File::open(p).map_err(|e| Error::Io {
-            path: p.clone(),
-            message: e.to_string(),
-        })?),
+        Source::File(p) => {
+            Box::new(std::fs::File::open(p).map_err(|e| Error::Io { path: p.clone(), message: e.to_string() })?)
+        }
         Source::Stdin => Box::new(std::io::stdin()),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
@@ -132,10 +133,8 @@ pub fn open(
         Some(f) => f,
         None => {
             // Standard input: an array means JSON, anything else JSON Lines.
-            let buf = reader.fill_buf().map_err(|e| Error::Io {
-                path: PathBuf::from(&name),
-                message: e.to_string(),
-            })?;
+            let buf =
+                reader.fill_buf().map_err(|e| Error::Io { path: PathBuf::from(&name), message: e.to_string() })?;
             match buf.iter().find(|b| !b.is_ascii_whitespace()) {
                 Some(b'[') => Format::Json,
                 _ => Format::Jsonl,
@@ -143,22 +142,15 @@ pub fn open(
         }
     };
     Ok(match format {
-        Format::Jsonl => Box::new(JsonLines {
-            reader,
-            name,
-            line: 0,
-            done: false,
-            projection,
-        }),
+        Format::Jsonl => Box::new(JsonLines { reader, name, line: 0, done: false, projection }),
         Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
             Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
             Ok(v) => Ok(vec![v]),
             Err(e) => Err(format!("{name}:{}:{}: invalid JSON: {}", e.line, e.column, e.message)),
         }),
         Format::Yaml => whole(reader, name, |text, name| {
-            let node = crate::spec::yaml::parse(text).map_err(|e| {
-                format!("{name}: invalid YAML: {}", e.to_string().lines().next().unwrap_or(""))
-            })?;
+            let node = crate::spec::yaml::parse(text)
+                .map_err(|e| format!("{name}: invalid YAML: {}", e.to_string().lines().next().unwrap_or("")))?;
             Ok(match crate::mapping::yaml_value(&node) {
                 Value::Array(items) => items.iter().cloned().collect(),
                 v => vec![v],
@@ -177,10 +169,7 @@ fn whole<R: Read + Send + 'static>(
     let mut text = String::new();
     let records = match reader.read_to_string(&mut text) {
         Err(e) => vec![InputRecord {
-            value: Err(BadInput {
-                message: format!("{name}: cannot read: {e}"),
-                raw: String::new(),
-            }),
+            value: Err(BadInput { message: format!("{name}: cannot read: {e}"), raw: String::new() }),
             origin: name.clone(),
             raw: None,
         }],
@@ -188,17 +177,11 @@ fn whole<R: Read + Send + 'static>(
             Ok(values) => values
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| InputRecord {
-                    value: Ok(v),
-                    origin: format!("{name}[{i}]"),
-                    raw: None,
-                })
+                .map(|(i, v)| InputRecord { value: Ok(v), origin: format!("{name}[{i}]"), raw: None })
                 .collect(),
-            Err(message) => vec![InputRecord {
-                value: Err(BadInput { message, raw: text }),
-                origin: name.clone(),
-                raw: None,
-            }],
+            Err(message) => {
+                vec![InputRecord { value: Err(BadInput { message, raw: text }), origin: name.clone(), raw: None }]
+            }
         },
     };
     Box::new(records.into_iter())
@@ -277,7 +260,13 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                     let raw = buf.trim_end_matches(['\n', '\r']).to_string();
                     return Some(InputRecord {
                         value: Err(BadInput {
-                            message: format!("{}:{}:{}: invalid JSON: {}", self.name, start_line + e.line - 1, e.column, e.message),
+                            message: format!(
+                                "{}:{}:{}: invalid JSON: {}",
+                                self.name,
+                                start_line + e.line - 1,
+                                e.column,
+                                e.message
+                            ),
                             raw,
                         }),
                         origin,
@@ -304,13 +293,7 @@ impl CsvRecords {
             Ok(h) => (Some(h.iter().map(Str::from).collect()), None),
             Err(e) => (None, Some(format!("{name}: invalid CSV header: {e}"))),
         };
-        CsvRecords {
-            reader,
-            headers,
-            name,
-            header_error,
-            done: false,
-        }
+        CsvRecords { reader, headers, name, header_error, done: false }
     }
 }
 
@@ -338,16 +321,8 @@ impl Iterator for CsvRecords {
             }
             Ok(true) => {
                 let line = row.position().map_or(0, |p| p.line());
-                let map: Map = headers
-                    .iter()
-                    .zip(row.iter())
-                    .map(|(h, v)| (h.clone(), Value::str(v)))
-                    .collect();
-                Some(InputRecord {
-                    value: Ok(Value::object(map)),
-                    origin: format!("{}:{line}", self.name),
-                    raw: None,
-                })
+                let map: Map = headers.iter().zip(row.iter()).map(|(h, v)| (h.clone(), Value::str(v))).collect();
+                Some(InputRecord { value: Ok(Value::object(map)), origin: format!("{}:{line}", self.name), raw: None })
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());

@@ -27,8 +27,8 @@ use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 pub use mapping::{FieldError, Lineage, Mapping, Outcome, Record};
-pub use truth::{Drift, JoinError, Joiner};
 pub use mapwright_dsl::Value;
+pub use truth::{Drift, JoinError, Joiner};
 pub use validate::Severity;
 
 /// Errors of the engine.

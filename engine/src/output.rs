@@ -24,12 +24,7 @@ pub fn dead_letter(mapping: &Mapping, key: &Value, errors: &[FieldError], input:
 /// The dead-letter line of input that could not be read as a record: the
 /// raw text is kept as `input`.
 pub fn dead_letter_unreadable(mapping: &Mapping, bad: &BadInput) -> Value {
-    let error = FieldError {
-        field: String::new(),
-        expr: String::new(),
-        message: bad.message.clone(),
-        value: None,
-    };
+    let error = FieldError { field: String::new(), expr: String::new(), message: bad.message.clone(), value: None };
     dead_letter(mapping, &Value::Null, &[error], &Value::str(&bad.raw))
 }
 

@@ -64,10 +64,7 @@ impl TruthRule {
     pub fn resolve(&self, ctx: &Ctx) -> Result<Resolved, RuleError> {
         let mut values = Vec::with_capacity(self.candidates.len());
         for (_, p) in &self.candidates {
-            let v = p.eval(ctx).map_err(|error| RuleError {
-                expr: p.text().to_string(),
-                error,
-            })?;
+            let v = p.eval(ctx).map_err(|error| RuleError { expr: p.text().to_string(), error })?;
             values.push(v);
         }
         let winner = match &self.latest {
@@ -79,10 +76,7 @@ impl TruthRule {
                         continue;
                     }
                     let p = &stamps[i];
-                    let raw = p.eval(ctx).map_err(|error| RuleError {
-                        expr: p.text().to_string(),
-                        error,
-                    })?;
+                    let raw = p.eval(ctx).map_err(|error| RuleError { expr: p.text().to_string(), error })?;
                     let at = mapwright_dsl::functions::instant_of(&raw).map_err(|m| RuleError {
                         expr: p.text().to_string(),
                         error: EvalError::new(Default::default(), format!("updated_at: {m}")).with_value(raw.clone()),
@@ -103,16 +97,9 @@ impl TruthRule {
             }
         };
         let Some(w) = winner else {
-            return Ok(Resolved {
-                value: Value::Null,
-                winner: None,
-                conflict: None,
-                fallback: false,
-            });
+            return Ok(Resolved { value: Value::Null, winner: None, conflict: None, fallback: false });
         };
-        let disagree = values
-            .iter()
-            .any(|v| !v.is_null() && !self.agrees(v, &values[w]));
+        let disagree = values.iter().any(|v| !v.is_null() && !self.agrees(v, &values[w]));
         let conflict = disagree.then(|| {
             self.candidates
                 .iter()
@@ -160,12 +147,7 @@ impl Drift {
         m.insert("field", Value::str(&self.field));
         m.insert(
             "values",
-            Value::object(
-                self.values
-                    .iter()
-                    .map(|(s, v)| (mapwright_dsl::Str::from(s.as_str()), v.clone()))
-                    .collect(),
-            ),
+            Value::object(self.values.iter().map(|(s, v)| (mapwright_dsl::Str::from(s.as_str()), v.clone())).collect()),
         );
         m.insert("winner", Value::str(&self.winner));
         m.insert("mapping", Value::str(mapping.name()));
@@ -185,23 +167,21 @@ pub struct JoinError {
     pub expr: String,
 }
 
+/// A source's record for one key, with its freshness.
+type Slot = Option<(Value, Option<Timestamp>)>;
+
 /// Groups the records of every source by join key (a full outer join).
 pub struct Joiner<'m> {
     mapping: &'m Mapping,
     index: HashMap<String, usize>,
-    groups: Vec<(Value, Vec<Option<(Value, Option<Timestamp>)>>)>,
+    groups: Vec<(Value, Vec<Slot>)>,
     duplicates: u64,
 }
 
 impl<'m> Joiner<'m> {
     /// A joiner for a multi-source mapping.
     pub fn new(mapping: &'m Mapping) -> Joiner<'m> {
-        Joiner {
-            mapping,
-            index: HashMap::new(),
-            groups: Vec::new(),
-            duplicates: 0,
-        }
+        Joiner { mapping, index: HashMap::new(), groups: Vec::new(), duplicates: 0 }
     }
 
     /// Adds a record of source `source` (its position in
@@ -212,11 +192,7 @@ impl<'m> Joiner<'m> {
         let def = &self.mapping.inner.sources[source];
         let host = crate::mapping::Tables(&self.mapping.inner.tables);
         let ctx = Ctx::new(&record, &host);
-        let fail = |message: String| JoinError {
-            source: def.name.clone(),
-            message,
-            expr: def.key.text().to_string(),
-        };
+        let fail = |message: String| JoinError { source: def.name.clone(), message, expr: def.key.text().to_string() };
         let key = def.key.eval(&ctx).map_err(|e| fail(e.message))?;
         let key_text = match &key {
             Value::String(s) => s.to_string(),
@@ -269,15 +245,9 @@ impl<'m> Joiner<'m> {
     /// The joined groups in order of first appearance: the key and one
     /// record per source (null where the source lacks the key).
     pub fn finish(self) -> impl Iterator<Item = (Value, Vec<Value>)> {
-        self.groups.into_iter().map(|(key, slots)| {
-            (
-                key,
-                slots
-                    .into_iter()
-                    .map(|s| s.map_or(Value::Null, |(v, _)| v))
-                    .collect(),
-            )
-        })
+        self.groups
+            .into_iter()
+            .map(|(key, slots)| (key, slots.into_iter().map(|s| s.map_or(Value::Null, |(v, _)| v)).collect()))
     }
 }
 

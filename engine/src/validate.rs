@@ -90,15 +90,16 @@ impl Check {
         let default_message = match &self.kind {
             CheckKind::Required => value.is_null().then(|| "is required but is null".to_string()),
             _ if value.is_null() && !matches!(self.kind, CheckKind::Rule(_)) => None,
-            CheckKind::Type(t) => (!has_type(value, t)).then(|| format!("must be {} {t}, got {}", article(t), value.describe())),
+            CheckKind::Type(t) => {
+                (!has_type(value, t)).then(|| format!("must be {} {t}, got {}", article(t), value.describe()))
+            }
             CheckKind::Pattern(re) => match value {
                 Value::String(s) if re.is_match(s) => None,
                 Value::String(_) => Some(format!("{} does not match the pattern '{}'", value.describe(), re.as_str())),
                 other => Some(format!("must be text to match the pattern '{}', got {}", re.as_str(), other.describe())),
             },
-            CheckKind::Enum(allowed) => (!allowed.contains(value)).then(|| {
-                format!("{} is not one of {}", value.describe(), describe_list(allowed))
-            }),
+            CheckKind::Enum(allowed) => (!allowed.contains(value))
+                .then(|| format!("{} is not one of {}", value.describe(), describe_list(allowed))),
             CheckKind::Min(bound) => bound_failure(value, bound, std::cmp::Ordering::Less, "at least"),
             CheckKind::Max(bound) => bound_failure(value, bound, std::cmp::Ordering::Greater, "at most"),
             CheckKind::MinLength(n) => length(value).and_then(|len| {
@@ -140,9 +141,13 @@ fn length(v: &Value) -> Option<usize> {
 
 fn bound_failure(v: &Value, bound: &Value, bad: std::cmp::Ordering, word: &str) -> Option<String> {
     match mapwright_dsl::compare(v, bound) {
-        Some(o) if o == bad => Some(format!("must be {word} {}, got {}", bound.to_json().trim_matches('"'), v.to_json())),
+        Some(o) if o == bad => {
+            Some(format!("must be {word} {}, got {}", bound.to_json().trim_matches('"'), v.to_json()))
+        }
         Some(_) => None,
-        None => Some(format!("must be comparable with {} ({}), got {}", bound.to_json(), bound.kind().name(), v.describe())),
+        None => {
+            Some(format!("must be comparable with {} ({}), got {}", bound.to_json(), bound.kind().name(), v.describe()))
+        }
     }
 }
 

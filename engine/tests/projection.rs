@@ -76,7 +76,12 @@ fn projected_records_map_like_full_records() {
             let expected = outcome_text(&m, &full);
             if let Some(p) = m.projection() {
                 let projected = parse_projected(record, p).expect("projected parse");
-                assert_eq!(outcome_text(&m, &projected), expected, "mapping {} on {record}\nprojection:\n{p}", m.name());
+                assert_eq!(
+                    outcome_text(&m, &projected),
+                    expected,
+                    "mapping {} on {record}\nprojection:\n{p}",
+                    m.name()
+                );
             }
         }
     }

@@ -142,12 +142,11 @@ fn table(origin: &str, r: &Record) -> String {
     let header = ["field", "value", "source", "expression"];
     let widths: Vec<usize> = (0..4)
         .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-                .min(if i == 3 { 60 } else { 40 })
+            rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0).min(if i == 3 {
+                60
+            } else {
+                40
+            })
         })
         .collect();
     let line = |cols: [&str; 4]| -> String {

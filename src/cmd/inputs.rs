@@ -12,9 +12,9 @@ use mapwright_engine::{Joiner, Mapping, Value};
 pub fn format(name: Option<&str>) -> Result<Option<Format>, String> {
     match name {
         None => Ok(None),
-        Some(n) => Format::parse(n)
-            .map(Some)
-            .ok_or_else(|| format!("unknown format `{n}`: use json, jsonl, csv or yaml")),
+        Some(n) => {
+            Format::parse(n).map(Some).ok_or_else(|| format!("unknown format `{n}`: use json, jsonl, csv or yaml"))
+        }
     }
 }
 
@@ -25,11 +25,8 @@ pub fn open_plain(
     format: Option<Format>,
     projection: Option<Arc<mapwright_dsl::Projection>>,
 ) -> Result<Vec<Box<dyn Iterator<Item = InputRecord> + Send>>, mapwright_engine::Error> {
-    let sources: Vec<Source> = if inputs.is_empty() {
-        vec![Source::Stdin]
-    } else {
-        inputs.iter().cloned().map(Source::File).collect()
-    };
+    let sources: Vec<Source> =
+        if inputs.is_empty() { vec![Source::Stdin] } else { inputs.iter().cloned().map(Source::File).collect() };
     sources.iter().map(|s| input::open(s, format, projection.clone())).collect()
 }
 
@@ -122,22 +119,13 @@ pub fn join(mapping: &Mapping, specs: &[String], format: Option<Format>) -> Resu
         }
     }
     let duplicates = joiner.duplicates();
-    Ok(Joined {
-        groups: joiner.finish().collect(),
-        unjoined,
-        duplicates,
-    })
+    Ok(Joined { groups: joiner.finish().collect(), unjoined, duplicates })
 }
 
 /// The records of a joined group as one object `{source: record}`, for
 /// dead letters.
 pub fn group_input(mapping: &Mapping, records: &[Value]) -> Value {
     Value::object(
-        mapping
-            .sources()
-            .iter()
-            .zip(records)
-            .map(|(n, r)| (mapwright_dsl::Str::from(*n), r.clone()))
-            .collect(),
+        mapping.sources().iter().zip(records).map(|(n, r)| (mapwright_dsl::Str::from(*n), r.clone())).collect(),
     )
 }

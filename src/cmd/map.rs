@@ -198,7 +198,10 @@ pub fn run(args: Args) -> u8 {
         return super::INVALID;
     }
     if !multi && !args.sources.is_empty() {
-        eprintln!("error: --source is for multi-source mappings; `{}` has no `sources:` — pass input files directly", mapping.name());
+        eprintln!(
+            "error: --source is for multi-source mappings; `{}` has no `sources:` — pass input files directly",
+            mapping.name()
+        );
         return super::INVALID;
     }
     // Read (and, for several sources, join) before creating any output.

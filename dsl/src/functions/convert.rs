@@ -62,17 +62,32 @@ pub const BOOLEAN: Builtin = convert("boolean", "x", "Reads a flag: true/false, 
     })
 });
 
-pub const TYPE_OF: Builtin = convert("type_of", "x", "The kind of a value: \"null\", \"boolean\", \"number\", \"string\", \"array\", \"object\" or \"timestamp\".", &[("type_of($.list)", "\"array\""), ("type_of($.missing)", "\"null\"")], Nulls::Accept, |a| {
-    Ok(string(a.get(0).kind().name()))
-});
+pub const TYPE_OF: Builtin = convert(
+    "type_of",
+    "x",
+    "The kind of a value: \"null\", \"boolean\", \"number\", \"string\", \"array\", \"object\" or \"timestamp\".",
+    &[("type_of($.list)", "\"array\""), ("type_of($.missing)", "\"null\"")],
+    Nulls::Accept,
+    |a| Ok(string(a.get(0).kind().name())),
+);
 
-pub const JSON: Builtin = convert("json", "x", "The compact JSON text of a value.", &[("json({a: [1, \"x\"]})", "\"{\\\"a\\\":[1,\\\"x\\\"]}\"")], Nulls::Accept, |a| {
-    Ok(string(a.get(0).to_json()))
-});
+pub const JSON: Builtin = convert(
+    "json",
+    "x",
+    "The compact JSON text of a value.",
+    &[("json({a: [1, \"x\"]})", "\"{\\\"a\\\":[1,\\\"x\\\"]}\"")],
+    Nulls::Accept,
+    |a| Ok(string(a.get(0).to_json())),
+);
 
-pub const PARSE_JSON: Builtin = convert("parse_json", "s", "Reads JSON text into a value (numbers exact).", &[("parse_json(\"[1.50, true]\")", "[1.5,true]")], Nulls::Propagate, |a| {
-    crate::json::parse(a.str(0)?).map_err(|e| FnError::msg(format!("invalid JSON: {e}")))
-});
+pub const PARSE_JSON: Builtin = convert(
+    "parse_json",
+    "s",
+    "Reads JSON text into a value (numbers exact).",
+    &[("parse_json(\"[1.50, true]\")", "[1.5,true]")],
+    Nulls::Propagate,
+    |a| crate::json::parse(a.str(0)?).map_err(|e| FnError::msg(format!("invalid JSON: {e}"))),
+);
 
 #[cfg(test)]
 mod tests {

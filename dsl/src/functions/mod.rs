@@ -242,24 +242,18 @@ impl<'a> Args<'a> {
             return Ok(std::borrow::Cow::Borrowed(re));
         }
         let pattern = self.str(i)?;
-        compile_regex(pattern)
-            .map(std::borrow::Cow::Owned)
-            .map_err(FnError::msg)
+        compile_regex(pattern).map(std::borrow::Cow::Owned).map_err(FnError::msg)
     }
 }
 
 /// Compiles a user regular expression with a size limit (the regex crate
 /// runs in linear time, so no pattern can hang a record).
 pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .build()
-        .map_err(|e| match e {
-            regex::Error::Syntax(s) => format!("invalid regular expression: {}", s.lines().last().unwrap_or(&s)),
-            regex::Error::CompiledTooBig(_) => "regular expression is too large".to_string(),
-            _ => format!("invalid regular expression: {e}"),
-        })
+    regex::RegexBuilder::new(pattern).size_limit(1 << 20).dfa_size_limit(1 << 20).build().map_err(|e| match e {
+        regex::Error::Syntax(s) => format!("invalid regular expression: {}", s.lines().last().unwrap_or(&s)),
+        regex::Error::CompiledTooBig(_) => "regular expression is too large".to_string(),
+        _ => format!("invalid regular expression: {e}"),
+    })
 }
 
 /// A failure inside a builtin.
@@ -274,18 +268,12 @@ pub struct FnError {
 impl FnError {
     /// A plain message.
     pub fn msg(message: impl Into<String>) -> FnError {
-        FnError {
-            message: message.into(),
-            value: None,
-        }
+        FnError { message: message.into(), value: None }
     }
 
     /// "expected X, got Y" for argument `i`.
     pub fn expected(what: &str, got: &Value, i: usize) -> FnError {
-        let place = ["first", "second", "third", "fourth", "fifth"]
-            .get(i)
-            .copied()
-            .unwrap_or("an");
+        let place = ["first", "second", "third", "fourth", "fifth"].get(i).copied().unwrap_or("an");
         FnError {
             message: format!("{place} argument must be {what}, got {}", got.describe()),
             value: Some(got.clone()),
@@ -439,17 +427,11 @@ pub(crate) mod testing {
     /// Evaluates `expr` against [`INPUT`]: the JSON result or `error: …`.
     pub fn run(expr: &str) -> String {
         let input = Value::from_json(INPUT).expect("test input is JSON");
-        let lookups = [crate::LookupDecl {
-            name: "iso3".into(),
-            strict: false,
-        }, crate::LookupDecl {
-            name: "strict_units".into(),
-            strict: true,
-        }];
-        let scope = Scope {
-            lookups: &lookups,
-            ..Scope::default()
-        };
+        let lookups = [
+            crate::LookupDecl { name: "iso3".into(), strict: false },
+            crate::LookupDecl { name: "strict_units".into(), strict: true },
+        ];
+        let scope = Scope { lookups: &lookups, ..Scope::default() };
         let program = match Program::compile(expr, &scope) {
             Ok(p) => p,
             Err(e) => return format!("compile error: {}", e.message),
@@ -475,10 +457,7 @@ pub(crate) mod testing {
 
     /// Renders a table of cases as `expr => result` lines for a snapshot.
     pub fn table(cases: &[&str]) -> String {
-        cases
-            .iter()
-            .map(|c| format!("{c}\n  => {}\n", run(c)))
-            .collect()
+        cases.iter().map(|c| format!("{c}\n  => {}\n", run(c))).collect()
     }
 }
 
@@ -505,11 +484,7 @@ mod tests {
     #[test]
     fn names_are_unique() {
         for (i, b) in BUILTINS.iter().enumerate() {
-            assert!(
-                BUILTINS[i + 1..].iter().all(|c| c.name != b.name),
-                "{} is registered twice",
-                b.name
-            );
+            assert!(BUILTINS[i + 1..].iter().all(|c| c.name != b.name), "{} is registered twice", b.name);
         }
     }
 }

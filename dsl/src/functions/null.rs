@@ -27,21 +27,59 @@ const fn null_fn(
     }
 }
 
-pub const COALESCE: Builtin = null_fn("coalesce", "x...", 1, usize::MAX, "The first argument that is not null (later ones are not evaluated).", &[("coalesce($.missing, $.nul, \"fallback\")", "\"fallback\"")], Imp::Special(Special::Coalesce));
+pub const COALESCE: Builtin = null_fn(
+    "coalesce",
+    "x...",
+    1,
+    usize::MAX,
+    "The first argument that is not null (later ones are not evaluated).",
+    &[("coalesce($.missing, $.nul, \"fallback\")", "\"fallback\"")],
+    Imp::Special(Special::Coalesce),
+);
 
-pub const DEFAULT: Builtin = null_fn("default", "x, d", 2, 2, "`x` unless it is null, else `d` (the same as x ?? d).", &[("default($.missing, 0)", "0"), ("default(\"\", 0)", "\"\"")], Imp::Plain(|a: &Args| -> Result<Value, FnError> {
-    Ok(if a.get(0).is_null() { a.get(1).clone() } else { a.get(0).clone() })
-}));
+pub const DEFAULT: Builtin = null_fn(
+    "default",
+    "x, d",
+    2,
+    2,
+    "`x` unless it is null, else `d` (the same as x ?? d).",
+    &[("default($.missing, 0)", "0"), ("default(\"\", 0)", "\"\"")],
+    Imp::Plain(|a: &Args| -> Result<Value, FnError> {
+        Ok(if a.get(0).is_null() { a.get(1).clone() } else { a.get(0).clone() })
+    }),
+);
 
-pub const NULLIF: Builtin = null_fn("nullif", "x, v", 2, 2, "Null when `x` equals `v`, else `x`: turns placeholder values such as empty text into null.", &[("nullif(trim(\"  \"), \"\")", "null"), ("nullif(\"ACME\", \"\")", "\"ACME\"")], Imp::Plain(|a: &Args| -> Result<Value, FnError> {
-    Ok(if a.get(0) == a.get(1) { Value::Null } else { a.get(0).clone() })
-}));
+pub const NULLIF: Builtin = null_fn(
+    "nullif",
+    "x, v",
+    2,
+    2,
+    "Null when `x` equals `v`, else `x`: turns placeholder values such as empty text into null.",
+    &[("nullif(trim(\"  \"), \"\")", "null"), ("nullif(\"ACME\", \"\")", "\"ACME\"")],
+    Imp::Plain(|a: &Args| -> Result<Value, FnError> {
+        Ok(if a.get(0) == a.get(1) { Value::Null } else { a.get(0).clone() })
+    }),
+);
 
-pub const IS_NULL: Builtin = null_fn("is_null", "x", 1, 1, "Whether `x` is null (a missing key reads as null).", &[("is_null($.nul)", "true"), ("is_null($.empty)", "false")], Imp::Plain(|a: &Args| -> Result<Value, FnError> {
-    Ok(Value::Bool(a.get(0).is_null()))
-}));
+pub const IS_NULL: Builtin = null_fn(
+    "is_null",
+    "x",
+    1,
+    1,
+    "Whether `x` is null (a missing key reads as null).",
+    &[("is_null($.nul)", "true"), ("is_null($.empty)", "false")],
+    Imp::Plain(|a: &Args| -> Result<Value, FnError> { Ok(Value::Bool(a.get(0).is_null())) }),
+);
 
-pub const EXISTS: Builtin = null_fn("exists", "path", 1, 1, "Whether the path is present, even when it holds null (a JSONPath query: whether it selects anything).", &[("exists($.nul)", "true"), ("exists($.missing)", "false"), ("exists($.items[?@.qty > 1])", "true")], Imp::Special(Special::Exists));
+pub const EXISTS: Builtin = null_fn(
+    "exists",
+    "path",
+    1,
+    1,
+    "Whether the path is present, even when it holds null (a JSONPath query: whether it selects anything).",
+    &[("exists($.nul)", "true"), ("exists($.missing)", "false"), ("exists($.items[?@.qty > 1])", "true")],
+    Imp::Special(Special::Exists),
+);
 
 pub const LOOKUP: Builtin = Builtin {
     group: Group::Lookup,

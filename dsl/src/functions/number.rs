@@ -62,11 +62,8 @@ pub(crate) fn to_number(v: &Value) -> Result<Value, FnError> {
     match v {
         Value::Number(_) => Ok(v.clone()),
         Value::String(s) => parse_number_text(s).map(Value::Number).ok_or_else(|| {
-            FnError {
-                message: format!("cannot read {} as a number", v.describe()),
-                value: Some(v.clone()),
-            }
-            .with_hint("wrap it in try(number(x), fallback) if the field may hold other text")
+            FnError { message: format!("cannot read {} as a number", v.describe()), value: Some(v.clone()) }
+                .with_hint("wrap it in try(number(x), fallback) if the field may hold other text")
         }),
         other => Err(FnError::expected("a number or numeric text", other, 0)),
     }
@@ -74,12 +71,20 @@ pub(crate) fn to_number(v: &Value) -> Result<Value, FnError> {
 
 pub const NUMBER: Builtin = number("number", "x", 1, 1, "Reads a number from numeric text (`\"19.99\"`, ` 1e3 `) exactly; numbers pass through.", &[("number(\"19.99\") * 3", "59.97"), ("number(\"abc\")", "error: number: cannot read string \"abc\" as a number; wrap it in try(number(x), fallback) if the field may hold other text")], |a| to_number(a.get(0)));
 
-pub const INTEGER: Builtin = number("integer", "x", 1, 1, "The whole-number part of a number or numeric text, toward zero (use round() to round).", &[("integer(\"12.7\")", "12"), ("integer(-2.5)", "-2")], |a| {
-    let Value::Number(n) = to_number(a.get(0))? else {
-        return Ok(Value::Null);
-    };
-    Ok(num(n.to_decimal().map_err(FnError::msg)?.trunc()))
-});
+pub const INTEGER: Builtin = number(
+    "integer",
+    "x",
+    1,
+    1,
+    "The whole-number part of a number or numeric text, toward zero (use round() to round).",
+    &[("integer(\"12.7\")", "12"), ("integer(-2.5)", "-2")],
+    |a| {
+        let Value::Number(n) = to_number(a.get(0))? else {
+            return Ok(Value::Null);
+        };
+        Ok(num(n.to_decimal().map_err(FnError::msg)?.trunc()))
+    },
+);
 
 fn strategy(mode: &str) -> Option<RoundingStrategy> {
     Some(match mode {
@@ -124,11 +129,18 @@ pub const ROUND: Builtin = number("round", "x, places?, mode?", 1, 3, "Rounds to
     Ok(num(round_decimal(d, places, mode)?))
 });
 
-pub const FLOOR: Builtin = number("floor", "x", 1, 1, "The largest whole number not above `x`.", &[("floor(-2.5)", "-3")], |a| Ok(num(a.dec(0)?.floor())));
+pub const FLOOR: Builtin =
+    number("floor", "x", 1, 1, "The largest whole number not above `x`.", &[("floor(-2.5)", "-3")], |a| {
+        Ok(num(a.dec(0)?.floor()))
+    });
 
-pub const CEIL: Builtin = number("ceil", "x", 1, 1, "The smallest whole number not below `x`.", &[("ceil(2.01)", "3")], |a| Ok(num(a.dec(0)?.ceil())));
+pub const CEIL: Builtin =
+    number("ceil", "x", 1, 1, "The smallest whole number not below `x`.", &[("ceil(2.01)", "3")], |a| {
+        Ok(num(a.dec(0)?.ceil()))
+    });
 
-pub const ABS: Builtin = number("abs", "x", 1, 1, "The absolute value.", &[("abs($.neg)", "2.5")], |a| Ok(num(a.dec(0)?.abs())));
+pub const ABS: Builtin =
+    number("abs", "x", 1, 1, "The absolute value.", &[("abs($.neg)", "2.5")], |a| Ok(num(a.dec(0)?.abs())));
 
 /// The values of `min`/`max`/`sum`/`avg`: the arguments, or the elements of
 /// a single list argument; nulls skipped.
@@ -151,13 +163,7 @@ fn extreme(a: &Args, want: Ordering) -> Result<Value, FnError> {
             Some(b) => match crate::eval::compare(v, b) {
                 Some(o) if o == want => v,
                 Some(_) => b,
-                None => {
-                    return Err(FnError::msg(format!(
-                        "cannot compare {} with {}",
-                        v.describe(),
-                        b.describe()
-                    )))
-                }
+                None => return Err(FnError::msg(format!("cannot compare {} with {}", v.describe(), b.describe()))),
             },
         });
     }
@@ -166,12 +172,28 @@ fn extreme(a: &Args, want: Ordering) -> Result<Value, FnError> {
 
 pub const MIN: Builtin = Builtin {
     nulls: Nulls::Accept,
-    ..number("min", "x...", 1, usize::MAX, "The smallest of the arguments or of one list (numbers, texts or timestamps; nulls skipped).", &[("min(3, 1.5, 2)", "1.5"), ("min($.list)", "1")], |a| extreme(a, Ordering::Less))
+    ..number(
+        "min",
+        "x...",
+        1,
+        usize::MAX,
+        "The smallest of the arguments or of one list (numbers, texts or timestamps; nulls skipped).",
+        &[("min(3, 1.5, 2)", "1.5"), ("min($.list)", "1")],
+        |a| extreme(a, Ordering::Less),
+    )
 };
 
 pub const MAX: Builtin = Builtin {
     nulls: Nulls::Accept,
-    ..number("max", "x...", 1, usize::MAX, "The largest of the arguments or of one list (numbers, texts or timestamps; nulls skipped).", &[("max(3, 1.5, 2)", "3"), ("max([])", "null")], |a| extreme(a, Ordering::Greater))
+    ..number(
+        "max",
+        "x...",
+        1,
+        usize::MAX,
+        "The largest of the arguments or of one list (numbers, texts or timestamps; nulls skipped).",
+        &[("max(3, 1.5, 2)", "3"), ("max([])", "null")],
+        |a| extreme(a, Ordering::Greater),
+    )
 };
 
 fn total(items: &[Value]) -> Result<(Decimal, usize), FnError> {
@@ -198,17 +220,31 @@ fn total(items: &[Value]) -> Result<(Decimal, usize), FnError> {
     Ok((sum, n))
 }
 
-pub const SUM: Builtin = number("sum", "list", 1, 1, "The exact sum of a list of numbers (nulls skipped; 0 for an empty list).", &[("sum([19.99, 0.01, null])", "20"), ("sum([0.1, 0.2])", "0.3")], |a| {
-    Ok(num(total(a.list(0)?)?.0))
-});
+pub const SUM: Builtin = number(
+    "sum",
+    "list",
+    1,
+    1,
+    "The exact sum of a list of numbers (nulls skipped; 0 for an empty list).",
+    &[("sum([19.99, 0.01, null])", "20"), ("sum([0.1, 0.2])", "0.3")],
+    |a| Ok(num(total(a.list(0)?)?.0)),
+);
 
-pub const AVG: Builtin = number("avg", "list", 1, 1, "The mean of a list of numbers (nulls skipped; null for an empty list).", &[("avg([1, 2, 4])", "2.3333333333333333333333333333")], |a| {
-    let (sum, n) = total(a.list(0)?)?;
-    if n == 0 {
-        return Ok(Value::Null);
-    }
-    Ok(num(sum / Decimal::from(n)))
-});
+pub const AVG: Builtin = number(
+    "avg",
+    "list",
+    1,
+    1,
+    "The mean of a list of numbers (nulls skipped; null for an empty list).",
+    &[("avg([1, 2, 4])", "2.3333333333333333333333333333")],
+    |a| {
+        let (sum, n) = total(a.list(0)?)?;
+        if n == 0 {
+            return Ok(Value::Null);
+        }
+        Ok(num(sum / Decimal::from(n)))
+    },
+);
 
 #[cfg(test)]
 mod tests {

@@ -26,72 +26,120 @@ const fn text(
     }
 }
 
-pub const UPPER: Builtin = text("upper", "s", 1, 1, "Upper-cases text (all of Unicode).", &[("upper(\"straße\")", "\"STRASSE\"")], |a| {
-    Ok(string(a.str(0)?.to_uppercase()))
-});
+pub const UPPER: Builtin =
+    text("upper", "s", 1, 1, "Upper-cases text (all of Unicode).", &[("upper(\"straße\")", "\"STRASSE\"")], |a| {
+        Ok(string(a.str(0)?.to_uppercase()))
+    });
 
-pub const LOWER: Builtin = text("lower", "s", 1, 1, "Lower-cases text (all of Unicode).", &[("lower(\"ÀNN@Example.COM\")", "\"ànn@example.com\"")], |a| {
-    Ok(string(a.str(0)?.to_lowercase()))
-});
+pub const LOWER: Builtin = text(
+    "lower",
+    "s",
+    1,
+    1,
+    "Lower-cases text (all of Unicode).",
+    &[("lower(\"ÀNN@Example.COM\")", "\"ànn@example.com\"")],
+    |a| Ok(string(a.str(0)?.to_lowercase())),
+);
 
-pub const TRIM: Builtin = text("trim", "s", 1, 1, "Removes whitespace at both ends.", &[("trim($.s)", "\"Hello, Wörld\"")], |a| {
-    Ok(string(a.str(0)?.trim()))
-});
+pub const TRIM: Builtin =
+    text("trim", "s", 1, 1, "Removes whitespace at both ends.", &[("trim($.s)", "\"Hello, Wörld\"")], |a| {
+        Ok(string(a.str(0)?.trim()))
+    });
 
-pub const TRIM_START: Builtin = text("trim_start", "s", 1, 1, "Removes whitespace at the start.", &[("trim_start(\"  a \")", "\"a \"")], |a| {
-    Ok(string(a.str(0)?.trim_start()))
-});
+pub const TRIM_START: Builtin =
+    text("trim_start", "s", 1, 1, "Removes whitespace at the start.", &[("trim_start(\"  a \")", "\"a \"")], |a| {
+        Ok(string(a.str(0)?.trim_start()))
+    });
 
-pub const TRIM_END: Builtin = text("trim_end", "s", 1, 1, "Removes whitespace at the end.", &[("trim_end(\"  a \")", "\"  a\"")], |a| {
-    Ok(string(a.str(0)?.trim_end()))
-});
+pub const TRIM_END: Builtin =
+    text("trim_end", "s", 1, 1, "Removes whitespace at the end.", &[("trim_end(\"  a \")", "\"  a\"")], |a| {
+        Ok(string(a.str(0)?.trim_end()))
+    });
 
-pub const REPLACE: Builtin = text("replace", "s, from, to", 3, 3, "Replaces every occurrence of the text `from` with `to`.", &[("replace(\"555-0100-22\", \"-\", \"\")", "\"555010022\"")], |a| {
-    let from = a.str(1)?;
-    if from.is_empty() {
-        return Err(FnError::msg("the text to replace must not be empty"));
-    }
-    Ok(string(a.str(0)?.replace(from, a.str(2)?)))
-});
+pub const REPLACE: Builtin = text(
+    "replace",
+    "s, from, to",
+    3,
+    3,
+    "Replaces every occurrence of the text `from` with `to`.",
+    &[("replace(\"555-0100-22\", \"-\", \"\")", "\"555010022\"")],
+    |a| {
+        let from = a.str(1)?;
+        if from.is_empty() {
+            return Err(FnError::msg("the text to replace must not be empty"));
+        }
+        Ok(string(a.str(0)?.replace(from, a.str(2)?)))
+    },
+);
 
 pub const REPLACE_REGEX: Builtin = Builtin {
     regex_arg: Some(1),
-    ..text("replace_regex", "s, re, to", 3, 3, "Replaces every match of a regular expression; `$1` or `${name}` in `to` insert groups.", &[("replace_regex(\"+1 (555) 010-0199\", '[^0-9+]', \"\")", "\"+15550100199\""), ("replace_regex(\"2026-03-01\", '(\\d+)-(\\d+)-(\\d+)', \"$3.$2.$1\")", "\"01.03.2026\"")], |a| {
-        let re = a.regex(1)?;
-        Ok(string(re.replace_all(a.str(0)?, a.str(2)?).into_owned()))
-    })
+    ..text(
+        "replace_regex",
+        "s, re, to",
+        3,
+        3,
+        "Replaces every match of a regular expression; `$1` or `${name}` in `to` insert groups.",
+        &[
+            ("replace_regex(\"+1 (555) 010-0199\", '[^0-9+]', \"\")", "\"+15550100199\""),
+            ("replace_regex(\"2026-03-01\", '(\\d+)-(\\d+)-(\\d+)', \"$3.$2.$1\")", "\"01.03.2026\""),
+        ],
+        |a| {
+            let re = a.regex(1)?;
+            Ok(string(re.replace_all(a.str(0)?, a.str(2)?).into_owned()))
+        },
+    )
 };
 
-pub const SPLIT: Builtin = text("split", "s, sep", 2, 2, "Splits text at every `sep` into a list (an empty `sep` splits into characters).", &[("split(\"a, b,,c\", \",\")", "[\"a\",\" b\",\"\",\"c\"]")], |a| {
-    let s = a.str(0)?;
-    let sep = a.str(1)?;
-    let parts: Vec<Value> = if sep.is_empty() {
-        s.chars().map(|c| Value::from(c.to_string())).collect()
-    } else {
-        s.split(sep).map(Value::from).collect()
-    };
-    Ok(Value::array(parts))
-});
-
-pub const JOIN: Builtin = text("join", "list, sep", 2, 2, "Joins a list of texts (numbers are written as text, nulls skipped) with `sep`.", &[("join([\"a\", null, \"b\", 3], \"-\")", "\"a-b-3\"")], |a| {
-    let sep = a.str(1)?;
-    let mut out = String::new();
-    let mut first = true;
-    for item in a.list(0)? {
-        let piece = match item {
-            Value::Null => continue,
-            Value::String(s) => s.to_string(),
-            Value::Number(_) | Value::Bool(_) => item.to_json(),
-            other => return Err(FnError::msg(format!("join needs texts, got {}", other.describe())).with_hint("map the list to text first")),
+pub const SPLIT: Builtin = text(
+    "split",
+    "s, sep",
+    2,
+    2,
+    "Splits text at every `sep` into a list (an empty `sep` splits into characters).",
+    &[("split(\"a, b,,c\", \",\")", "[\"a\",\" b\",\"\",\"c\"]")],
+    |a| {
+        let s = a.str(0)?;
+        let sep = a.str(1)?;
+        let parts: Vec<Value> = if sep.is_empty() {
+            s.chars().map(|c| Value::from(c.to_string())).collect()
+        } else {
+            s.split(sep).map(Value::from).collect()
         };
-        if !first {
-            out.push_str(sep);
+        Ok(Value::array(parts))
+    },
+);
+
+pub const JOIN: Builtin = text(
+    "join",
+    "list, sep",
+    2,
+    2,
+    "Joins a list of texts (numbers are written as text, nulls skipped) with `sep`.",
+    &[("join([\"a\", null, \"b\", 3], \"-\")", "\"a-b-3\"")],
+    |a| {
+        let sep = a.str(1)?;
+        let mut out = String::new();
+        let mut first = true;
+        for item in a.list(0)? {
+            let piece = match item {
+                Value::Null => continue,
+                Value::String(s) => s.to_string(),
+                Value::Number(_) | Value::Bool(_) => item.to_json(),
+                other => {
+                    return Err(FnError::msg(format!("join needs texts, got {}", other.describe()))
+                        .with_hint("map the list to text first"))
+                }
+            };
+            if !first {
+                out.push_str(sep);
+            }
+            first = false;
+            out.push_str(&piece);
         }
-        first = false;
-        out.push_str(&piece);
-    }
-    Ok(string(out))
-});
+        Ok(string(out))
+    },
+);
 
 pub const SUBSTRING: Builtin = text("substring", "s, start, len?", 2, 3, "The part of `s` from character `start` (0-based; negative counts from the end), `len` characters long or to the end.", &[("substring(\"ORDER-1042\", 6)", "\"1042\""), ("substring(\"ORDER-1042\", 0, 5)", "\"ORDER\""), ("substring(\"ORDER-1042\", -2)", "\"42\"")], |a| {
     let s = a.str(0)?;
@@ -107,31 +155,57 @@ pub const SUBSTRING: Builtin = text("substring", "s, start, len?", 2, 3, "The pa
     ))
 });
 
-pub const STARTS_WITH: Builtin = text("starts_with", "s, prefix", 2, 2, "Whether `s` begins with `prefix`.", &[("starts_with(\"SKU-1\", \"SKU-\")", "true")], |a| {
-    Ok(Value::Bool(a.str(0)?.starts_with(a.str(1)?)))
-});
+pub const STARTS_WITH: Builtin = text(
+    "starts_with",
+    "s, prefix",
+    2,
+    2,
+    "Whether `s` begins with `prefix`.",
+    &[("starts_with(\"SKU-1\", \"SKU-\")", "true")],
+    |a| Ok(Value::Bool(a.str(0)?.starts_with(a.str(1)?))),
+);
 
-pub const ENDS_WITH: Builtin = text("ends_with", "s, suffix", 2, 2, "Whether `s` ends with `suffix`.", &[("ends_with(\"file.csv\", \".csv\")", "true")], |a| {
-    Ok(Value::Bool(a.str(0)?.ends_with(a.str(1)?)))
-});
+pub const ENDS_WITH: Builtin = text(
+    "ends_with",
+    "s, suffix",
+    2,
+    2,
+    "Whether `s` ends with `suffix`.",
+    &[("ends_with(\"file.csv\", \".csv\")", "true")],
+    |a| Ok(Value::Bool(a.str(0)?.ends_with(a.str(1)?))),
+);
 
-pub const CONTAINS: Builtin = text("contains", "s_or_list, x", 2, 2, "Whether text contains the text `x`, or a list contains the value `x`.", &[("contains(\"gift, rush\", \"rush\")", "true"), ("contains($.list, 2)", "true")], |a| {
-    match a.get(0) {
+pub const CONTAINS: Builtin = text(
+    "contains",
+    "s_or_list, x",
+    2,
+    2,
+    "Whether text contains the text `x`, or a list contains the value `x`.",
+    &[("contains(\"gift, rush\", \"rush\")", "true"), ("contains($.list, 2)", "true")],
+    |a| match a.get(0) {
         Value::String(s) => Ok(Value::Bool(s.contains(a.str(1)?))),
         Value::Array(items) => Ok(Value::Bool(items.iter().any(|i| i == a.get(1)))),
         other => Err(FnError::expected("text or a list", other, 0)),
-    }
-});
+    },
+);
 
-pub const LEN: Builtin = text("len", "x", 1, 1, "The number of characters of text, elements of a list, or keys of an object.", &[("len(\"Wörld\")", "5"), ("len($.list)", "3")], |a| {
-    let n = match a.get(0) {
-        Value::String(s) => s.chars().count(),
-        Value::Array(items) => items.len(),
-        Value::Object(m) => m.len(),
-        other => return Err(FnError::expected("text, a list or an object", other, 0)),
-    };
-    Ok(Value::from(n))
-});
+pub const LEN: Builtin = text(
+    "len",
+    "x",
+    1,
+    1,
+    "The number of characters of text, elements of a list, or keys of an object.",
+    &[("len(\"Wörld\")", "5"), ("len($.list)", "3")],
+    |a| {
+        let n = match a.get(0) {
+            Value::String(s) => s.chars().count(),
+            Value::Array(items) => items.len(),
+            Value::Object(m) => m.len(),
+            other => return Err(FnError::expected("text, a list or an object", other, 0)),
+        };
+        Ok(Value::from(n))
+    },
+);
 
 fn pad(a: &Args, left: bool) -> Result<Value, FnError> {
     let s = a.str(0)?;
@@ -152,15 +226,37 @@ fn pad(a: &Args, left: bool) -> Result<Value, FnError> {
     Ok(string(if left { padding + s } else { s.to_string() + &padding }))
 }
 
-pub const PAD_LEFT: Builtin = text("pad_left", "s, n, ch?", 2, 3, "Pads text on the left to `n` characters with `ch` (default a space).", &[("pad_left(\"42\", 6, \"0\")", "\"000042\"")], |a| pad(a, true));
+pub const PAD_LEFT: Builtin = text(
+    "pad_left",
+    "s, n, ch?",
+    2,
+    3,
+    "Pads text on the left to `n` characters with `ch` (default a space).",
+    &[("pad_left(\"42\", 6, \"0\")", "\"000042\"")],
+    |a| pad(a, true),
+);
 
-pub const PAD_RIGHT: Builtin = text("pad_right", "s, n, ch?", 2, 3, "Pads text on the right to `n` characters with `ch` (default a space).", &[("pad_right(\"ab\", 4, \".\")", "\"ab..\"")], |a| pad(a, false));
+pub const PAD_RIGHT: Builtin = text(
+    "pad_right",
+    "s, n, ch?",
+    2,
+    3,
+    "Pads text on the right to `n` characters with `ch` (default a space).",
+    &[("pad_right(\"ab\", 4, \".\")", "\"ab..\"")],
+    |a| pad(a, false),
+);
 
 pub const MATCHES: Builtin = Builtin {
     regex_arg: Some(1),
-    ..text("matches", "s, re", 2, 2, "Whether the regular expression matches somewhere in `s` (anchor it with ^…$ to match all).", &[("matches(\"90210\", '^\\d{5}$')", "true")], |a| {
-        Ok(Value::Bool(a.regex(1)?.is_match(a.str(0)?)))
-    })
+    ..text(
+        "matches",
+        "s, re",
+        2,
+        2,
+        "Whether the regular expression matches somewhere in `s` (anchor it with ^…$ to match all).",
+        &[("matches(\"90210\", '^\\d{5}$')", "true")],
+        |a| Ok(Value::Bool(a.regex(1)?.is_match(a.str(0)?))),
+    )
 };
 
 pub const EXTRACT: Builtin = Builtin {
@@ -181,8 +277,14 @@ pub const EXTRACT: Builtin = Builtin {
     })
 };
 
-pub const CONCAT: Builtin = text("concat", "x...", 1, usize::MAX, "Joins texts into one text, or lists into one list.", &[("concat(\"SO-\", \"1042\", \"-A\")", "\"SO-1042-A\""), ("concat([1], [2, 3])", "[1,2,3]")], |a| {
-    match a.get(0) {
+pub const CONCAT: Builtin = text(
+    "concat",
+    "x...",
+    1,
+    usize::MAX,
+    "Joins texts into one text, or lists into one list.",
+    &[("concat(\"SO-\", \"1042\", \"-A\")", "\"SO-1042-A\""), ("concat([1], [2, 3])", "[1,2,3]")],
+    |a| match a.get(0) {
         Value::Array(_) => {
             let mut out = Vec::new();
             for (i, v) in a.values.iter().enumerate() {
@@ -198,15 +300,13 @@ pub const CONCAT: Builtin = text("concat", "x...", 1, usize::MAX, "Joins texts i
             for (i, v) in a.values.iter().enumerate() {
                 match v {
                     Value::String(s) => out.push_str(s),
-                    other => {
-                        return Err(FnError::expected("text", other, i).with_hint("convert it with string(x)"))
-                    }
+                    other => return Err(FnError::expected("text", other, i).with_hint("convert it with string(x)")),
                 }
             }
             Ok(string(out))
         }
-    }
-});
+    },
+);
 
 #[cfg(test)]
 mod tests {

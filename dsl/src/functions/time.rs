@@ -138,7 +138,15 @@ pub const TIMESTAMP: Builtin = Builtin {
 
 pub const NOW: Builtin = Builtin {
     imp: Imp::Special(Special::Now),
-    ..time("now", "", 0, 0, "The current instant, fixed for the whole record (so every field sees the same time).", &[("type_of(now())", "\"timestamp\"")], |_| Ok(Value::Null))
+    ..time(
+        "now",
+        "",
+        0,
+        0,
+        "The current instant, fixed for the whole record (so every field sees the same time).",
+        &[("type_of(now())", "\"timestamp\"")],
+        |_| Ok(Value::Null),
+    )
 };
 
 fn zoned(a: &Args, ts_arg: usize, tz_arg: usize) -> Result<jiff::ZonedDateTime, FnError> {
@@ -147,17 +155,34 @@ fn zoned(a: &Args, ts_arg: usize, tz_arg: usize) -> Result<jiff::ZonedDateTime, 
     Ok(ts.to_zoned_datetime(tz))
 }
 
-pub const FORMAT_TIME: Builtin = time("format_time", "ts, format, tz?", 2, 3, "Writes a timestamp with a strftime `format` (%Y-%m-%d %H:%M:%S, %z, %Z…), in UTC or the zone `tz`.", &[("format_time(timestamp($.t), \"%Y-%m-%d %H:%M\")", "\"2026-03-01 15:15\""), ("format_time(timestamp($.t), \"%d.%m.%Y %H:%M %Z\", \"Europe/Berlin\")", "\"01.03.2026 16:15 CET\"")], |a| {
-    let z = zoned(a, 0, 2)?;
-    let fmt = a.str(1)?;
-    jiff::fmt::strtime::format(fmt.as_bytes(), &z)
-        .map(string)
-        .map_err(|e| FnError::msg(format!("invalid format \"{fmt}\": {e}")))
-});
+pub const FORMAT_TIME: Builtin = time(
+    "format_time",
+    "ts, format, tz?",
+    2,
+    3,
+    "Writes a timestamp with a strftime `format` (%Y-%m-%d %H:%M:%S, %z, %Z…), in UTC or the zone `tz`.",
+    &[
+        ("format_time(timestamp($.t), \"%Y-%m-%d %H:%M\")", "\"2026-03-01 15:15\""),
+        ("format_time(timestamp($.t), \"%d.%m.%Y %H:%M %Z\", \"Europe/Berlin\")", "\"01.03.2026 16:15 CET\""),
+    ],
+    |a| {
+        let z = zoned(a, 0, 2)?;
+        let fmt = a.str(1)?;
+        jiff::fmt::strtime::format(fmt.as_bytes(), &z)
+            .map(string)
+            .map_err(|e| FnError::msg(format!("invalid format \"{fmt}\": {e}")))
+    },
+);
 
-pub const DATE: Builtin = time("date", "ts", 1, 1, "The UTC calendar date of a timestamp, as \"YYYY-MM-DD\".", &[("date(timestamp(\"2026-03-01T22:30:00-05:00\"))", "\"2026-03-02\"")], |a| {
-    Ok(string(a.ts(0)?.to_zoned_datetime(TimeZone::UTC).date().to_string()))
-});
+pub const DATE: Builtin = time(
+    "date",
+    "ts",
+    1,
+    1,
+    "The UTC calendar date of a timestamp, as \"YYYY-MM-DD\".",
+    &[("date(timestamp(\"2026-03-01T22:30:00-05:00\"))", "\"2026-03-02\"")],
+    |a| Ok(string(a.ts(0)?.to_zoned_datetime(TimeZone::UTC).date().to_string())),
+);
 
 fn add_seconds(a: &Args, unit: i64) -> Result<Value, FnError> {
     let ts = a.ts(0)?;
@@ -174,14 +199,38 @@ fn add_seconds(a: &Args, unit: i64) -> Result<Value, FnError> {
         .map_err(|_| FnError::msg("the result is outside the timestamp range"))
 }
 
-pub const ADD_DAYS: Builtin = time("add_days", "ts, n", 2, 2, "The instant `n` days (of 24 hours) later; `n` may be negative or fractional.", &[("add_days(timestamp(\"2026-02-27\"), 2)", "\"2026-03-01T00:00:00Z\"")], |a| add_seconds(a, 86_400));
+pub const ADD_DAYS: Builtin = time(
+    "add_days",
+    "ts, n",
+    2,
+    2,
+    "The instant `n` days (of 24 hours) later; `n` may be negative or fractional.",
+    &[("add_days(timestamp(\"2026-02-27\"), 2)", "\"2026-03-01T00:00:00Z\"")],
+    |a| add_seconds(a, 86_400),
+);
 
-pub const ADD_HOURS: Builtin = time("add_hours", "ts, n", 2, 2, "The instant `n` hours later; `n` may be negative or fractional.", &[("add_hours(timestamp($.t), -1.5)", "\"2026-03-01T13:45:00Z\"")], |a| add_seconds(a, 3_600));
+pub const ADD_HOURS: Builtin = time(
+    "add_hours",
+    "ts, n",
+    2,
+    2,
+    "The instant `n` hours later; `n` may be negative or fractional.",
+    &[("add_hours(timestamp($.t), -1.5)", "\"2026-03-01T13:45:00Z\"")],
+    |a| add_seconds(a, 3_600),
+);
 
-pub const DAYS_BETWEEN: Builtin = time("days_between", "a, b", 2, 2, "Whole days (24-hour periods) from `a` to `b`, negative when `b` is earlier.", &[("days_between(timestamp(\"2026-03-01\"), timestamp(\"2026-03-08T12:00:00Z\"))", "7")], |a| {
-    let d = a.ts(1)?.duration_since(a.ts(0)?);
-    Ok(Value::from(d.as_secs() / 86_400))
-});
+pub const DAYS_BETWEEN: Builtin = time(
+    "days_between",
+    "a, b",
+    2,
+    2,
+    "Whole days (24-hour periods) from `a` to `b`, negative when `b` is earlier.",
+    &[("days_between(timestamp(\"2026-03-01\"), timestamp(\"2026-03-08T12:00:00Z\"))", "7")],
+    |a| {
+        let d = a.ts(1)?.duration_since(a.ts(0)?);
+        Ok(Value::from(d.as_secs() / 86_400))
+    },
+);
 
 #[cfg(test)]
 mod tests {

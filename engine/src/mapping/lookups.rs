@@ -28,12 +28,9 @@ pub(crate) fn yaml_value(node: &Node) -> Value {
         Yaml::Number(n) => Value::Number(mapwright_dsl::Number::from_json_text(n)),
         Yaml::String(s) => Value::str(s),
         Yaml::Seq(items) => Value::array(items.iter().map(yaml_value).collect()),
-        Yaml::Map(entries) => Value::object(
-            entries
-                .iter()
-                .map(|(k, v)| (Str::from(k.text.as_str()), yaml_value(v)))
-                .collect::<Map>(),
-        ),
+        Yaml::Map(entries) => {
+            Value::object(entries.iter().map(|(k, v)| (Str::from(k.text.as_str()), yaml_value(v))).collect::<Map>())
+        }
     }
 }
 
@@ -53,8 +50,13 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
         (Some(inline), None) => {
             let Yaml::Map(entries) = &inline.value else {
                 diags.push(
-                    Diagnostic::spec(file, SpecCode::WrongType, inline.loc, "`inline:` must be a mapping of key: value")
-                        .with_hint("for example `inline: { US: USA, CA: CAN }`"),
+                    Diagnostic::spec(
+                        file,
+                        SpecCode::WrongType,
+                        inline.loc,
+                        "`inline:` must be a mapping of key: value",
+                    )
+                    .with_hint("for example `inline: { US: USA, CA: CAN }`"),
                 );
                 return None;
             };
@@ -68,8 +70,13 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
                 Ok(t) => t,
                 Err(e) => {
                     diags.push(
-                        Diagnostic::spec(file, SpecCode::MissingFile, path.loc, format!("cannot read lookup file {}: {e}", full.display()))
-                            .with_hint("the path is relative to the mapping file"),
+                        Diagnostic::spec(
+                            file,
+                            SpecCode::MissingFile,
+                            path.loc,
+                            format!("cannot read lookup file {}: {e}", full.display()),
+                        )
+                        .with_hint("the path is relative to the mapping file"),
                     );
                     return None;
                 }
@@ -83,14 +90,19 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
             let loaded = match format.as_str() {
                 "csv" => load_csv(&text, spec),
                 "json" => load_json(&text, spec),
-                other => Err(format!("unknown lookup file format `{other}`: use a .csv or .json file, or set `format: csv|json`")),
+                other => Err(format!(
+                    "unknown lookup file format `{other}`: use a .csv or .json file, or set `format: csv|json`"
+                )),
             };
             match loaded {
                 Ok(entries) => table.entries = entries,
                 Err(message) => {
-                    diags.push(
-                        Diagnostic::spec(file, SpecCode::BadLookupFile, path.loc, format!("lookup file {}: {message}", path.value)),
-                    );
+                    diags.push(Diagnostic::spec(
+                        file,
+                        SpecCode::BadLookupFile,
+                        path.loc,
+                        format!("lookup file {}: {message}", path.value),
+                    ));
                     return None;
                 }
             }
@@ -98,8 +110,13 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
         }
         (Some(_), Some(_)) => {
             diags.push(
-                Diagnostic::spec(file, SpecCode::ConflictingKeys, spec.loc, format!("lookup `{}` has both `inline:` and `file:`", spec.name.text))
-                    .with_hint("keep one of them"),
+                Diagnostic::spec(
+                    file,
+                    SpecCode::ConflictingKeys,
+                    spec.loc,
+                    format!("lookup `{}` has both `inline:` and `file:`", spec.name.text),
+                )
+                .with_hint("keep one of them"),
             );
             return None;
         }
@@ -120,11 +137,7 @@ fn load_csv(text: &str, spec: &LookupSpec) -> Result<HashMap<String, Value>, Str
     let col = |name: &Option<crate::spec::Located<String>>, default: usize| -> Result<usize, String> {
         match name {
             Some(n) => headers.iter().position(|h| h == n.value).ok_or_else(|| {
-                format!(
-                    "no column `{}` (columns: {})",
-                    n.value,
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                )
+                format!("no column `{}` (columns: {})", n.value, headers.iter().collect::<Vec<_>>().join(", "))
             }),
             None => Ok(default),
         }
@@ -141,13 +154,7 @@ fn load_csv(text: &str, spec: &LookupSpec) -> Result<HashMap<String, Value>, Str
         let key = row.get(key_col).unwrap_or("").to_string();
         let value = match value_col {
             Some(c) => Value::str(row.get(c).unwrap_or("")),
-            None => Value::object(
-                headers
-                    .iter()
-                    .zip(row.iter())
-                    .map(|(h, v)| (Str::from(h), Value::str(v)))
-                    .collect(),
-            ),
+            None => Value::object(headers.iter().zip(row.iter()).map(|(h, v)| (Str::from(h), Value::str(v))).collect()),
         };
         out.insert(key, value);
     }
@@ -166,10 +173,8 @@ fn load_json(text: &str, spec: &LookupSpec) -> Result<HashMap<String, Value>, St
         Value::Array(items) => {
             let key = spec.key.as_ref().map_or("key", |k| k.value.as_str());
             for (i, item) in items.iter().enumerate() {
-                let k = item
-                    .get(key)
-                    .and_then(key_text)
-                    .ok_or_else(|| format!("element {i} has no text `{key}` field"))?;
+                let k =
+                    item.get(key).and_then(key_text).ok_or_else(|| format!("element {i} has no text `{key}` field"))?;
                 let value = match &spec.value {
                     Some(f) => item.get(&f.value).cloned().unwrap_or(Value::Null),
                     None => item.clone(),

@@ -98,11 +98,15 @@ pub(crate) enum FieldValue {
     Truth(Box<TruthRule>),
     Const(Value),
     Nested(Vec<Field>),
-    Each {
-        list: Program,
-        filter: Option<Program>,
-        item: EachValue,
-    },
+    Each(Box<Each>),
+}
+
+/// An `each:` field: a list, an element filter, what each element becomes.
+#[derive(Clone, Debug)]
+pub(crate) struct Each {
+    pub list: Program,
+    pub filter: Option<Program>,
+    pub item: EachValue,
 }
 
 #[derive(Clone, Debug)]
@@ -116,10 +120,8 @@ impl Mapping {
     /// relative to it.
     pub fn load(path: impl AsRef<Path>) -> Result<Mapping, crate::Error> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| crate::Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut m = compile_text(&text, &path.display().to_string(), &base)?;
         if let Some(inner) = Arc::get_mut(&mut m.inner) {
@@ -223,31 +225,19 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
         c.diags.dedup_by(|a, b| a.offset == b.offset && a.code == b.code && a.message == b.message);
         return Err(crate::Error::Spec(Diagnostics(c.diags)));
     }
-    Ok(Mapping {
-        inner: Arc::new(compiled),
-    })
+    Ok(Mapping { inner: Arc::new(compiled) })
 }
 
 /// A YAML syntax error as a diagnostic.
 pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     let text = e.to_string();
     let message = text.lines().next().unwrap_or("invalid YAML").to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .trim_end_matches(['.', ' '])
-        .to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).trim_end_matches(['.', ' ']).to_string();
     let (offset, len) = match e.location() {
         Some(l) => {
             let line = l.line().max(1) as usize;
             let col = l.column().max(1) as usize;
-            let line_start: usize = file
-                .text
-                .split_inclusive('\n')
-                .take(line - 1)
-                .map(str::len)
-                .sum();
+            let line_start: usize = file.text.split_inclusive('\n').take(line - 1).map(str::len).sum();
             let line_text = file.text[line_start.min(file.text.len())..].lines().next().unwrap_or("");
             let col_off: usize = line_text.chars().take(col - 1).map(char::len_utf8).sum();
             (line_start + col_off, 1)
@@ -319,19 +309,12 @@ impl Compiler<'_> {
             if let Some(t) = lookups::load(l, &self.base, self.file, &mut self.diags) {
                 tables.push(t);
             }
-            self.lookups.push(LookupDecl {
-                name: l.name.text.clone(),
-                strict: l.strict,
-            });
+            self.lookups.push(LookupDecl { name: l.name.text.clone(), strict: l.strict });
         }
         self.not_supported(spec);
         let sources = self.sources(spec);
         let names = self.sources.clone();
-        let record_scope = Scope {
-            lookups: &self.lookups.clone(),
-            sources: &names,
-            ..Scope::default()
-        };
+        let record_scope = Scope { lookups: &self.lookups.clone(), sources: &names, ..Scope::default() };
         let key = spec.key.as_ref().and_then(|k| self.program(k, &record_scope));
         let filter = spec.filter.as_ref().and_then(|f| self.program(f, &record_scope));
         let omit_nulls = match &spec.nulls {
@@ -340,8 +323,13 @@ impl Compiler<'_> {
             Some(n) if n.value == "omit" => true,
             Some(n) => {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadValue, n.loc, format!("`nulls:` must be `keep` or `omit`, got `{}`", n.value))
-                        .with_hint("keep writes null fields; omit leaves them out"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::BadValue,
+                        n.loc,
+                        format!("`nulls:` must be `keep` or `omit`, got `{}`", n.value),
+                    )
+                    .with_hint("keep writes null fields; omit leaves them out"),
                 );
                 false
             }
@@ -355,12 +343,8 @@ impl Compiler<'_> {
             .filter_map(|r| {
                 let rule = r.rule.as_ref()?;
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope {
-                    lookups: &self.lookups.clone(),
-                    sources: &names,
-                    out: Some(&check),
-                    ..Scope::default()
-                };
+                let scope =
+                    Scope { lookups: &self.lookups.clone(), sources: &names, out: Some(&check), ..Scope::default() };
                 let program = self.program(rule, &scope)?;
                 Some(Check {
                     kind: CheckKind::Rule(Box::new(program)),
@@ -416,14 +400,24 @@ impl Compiler<'_> {
     fn not_supported(&mut self, spec: &MappingSpec) {
         if let Some(h) = &spec.hooks {
             self.diags.push(
-                Diagnostic::spec(self.file, SpecCode::NotSupported, h.loc, "`hooks:` (Rhai scripts) is not supported yet")
-                    .with_hint("express the logic with builtin functions for now"),
+                Diagnostic::spec(
+                    self.file,
+                    SpecCode::NotSupported,
+                    h.loc,
+                    "`hooks:` (Rhai scripts) is not supported yet",
+                )
+                .with_hint("express the logic with builtin functions for now"),
             );
         }
         if let Some(c) = &spec.contract {
             self.diags.push(
-                Diagnostic::spec(self.file, SpecCode::NotSupported, c.loc, "`contract:` (JSON Schema) is not supported yet")
-                    .with_hint("use field checks (type:, required:, pattern:) and `validate:` rules for now"),
+                Diagnostic::spec(
+                    self.file,
+                    SpecCode::NotSupported,
+                    c.loc,
+                    "`contract:` (JSON Schema) is not supported yet",
+                )
+                .with_hint("use field checks (type:, required:, pattern:) and `validate:` rules for now"),
             );
         }
     }
@@ -437,8 +431,9 @@ impl Compiler<'_> {
                     PreferSpec::Order(_, l) | PreferSpec::Latest(l) => *l,
                 };
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, "`prefer:` needs `sources:`")
-                        .with_hint("declare the sources (`sources: { erp: { key: $.item_code } }`) or remove `prefer:`"),
+                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, "`prefer:` needs `sources:`").with_hint(
+                        "declare the sources (`sources: { erp: { key: $.item_code } }`) or remove `prefer:`",
+                    ),
                 );
             }
             return Vec::new();
@@ -456,12 +451,7 @@ impl Compiler<'_> {
             }
             self.source_fresh.push(updated_at.clone());
             if let Some(key) = key {
-                defs.push(SourceDef {
-                    name: s.name.text.clone(),
-                    key,
-                    updated_at,
-                    projection: None,
-                });
+                defs.push(SourceDef { name: s.name.text.clone(), key, updated_at, projection: None });
             }
         }
         self.prefer = spec.prefer.as_ref().and_then(|p| self.prefer_spec(p));
@@ -476,8 +466,14 @@ impl Compiler<'_> {
                 None => format!("declared sources: {}", self.sources.join(", ")),
             };
             self.diags.push(
-                Diagnostic::at(self.file, mapwright_dsl::Code::UnknownSource.as_str(), loc.offset, loc.len.max(1), format!("unknown source `{name}`"))
-                    .with_hint(hint),
+                Diagnostic::at(
+                    self.file,
+                    mapwright_dsl::Code::UnknownSource.as_str(),
+                    loc.offset,
+                    loc.len.max(1),
+                    format!("unknown source `{name}`"),
+                )
+                .with_hint(hint),
             );
         }
         found
@@ -505,15 +501,25 @@ impl Compiler<'_> {
         let t = &spec.truth;
         let Some(from_loc) = t.from_loc else {
             self.diags.push(
-                Diagnostic::spec(self.file, SpecCode::BadTruthRule, spec.name.loc, format!("field `{display}` has source-of-truth keys but no `from:`"))
-                    .with_hint("list a candidate per source: `from: { erp: $erp.price, shop: number($shop.price) }`"),
+                Diagnostic::spec(
+                    self.file,
+                    SpecCode::BadTruthRule,
+                    spec.name.loc,
+                    format!("field `{display}` has source-of-truth keys but no `from:`"),
+                )
+                .with_hint("list a candidate per source: `from: { erp: $erp.price, shop: number($shop.price) }`"),
             );
             return None;
         };
         if let FieldBody::Expr(_) | FieldBody::Nested(..) | FieldBody::Each { .. } = spec.body {
             self.diags.push(
-                Diagnostic::spec(self.file, SpecCode::ConflictingKeys, from_loc, format!("field `{display}` has both `from:` and a value (`expr:`, `fields:` or `each:`)"))
-                    .with_hint("`from:` gives the candidates; remove the other"),
+                Diagnostic::spec(
+                    self.file,
+                    SpecCode::ConflictingKeys,
+                    from_loc,
+                    format!("field `{display}` has both `from:` and a value (`expr:`, `fields:` or `each:`)"),
+                )
+                .with_hint("`from:` gives the candidates; remove the other"),
             );
             return None;
         }
@@ -592,8 +598,15 @@ impl Compiler<'_> {
                 "error" => OnConflict::Error,
                 other => {
                     self.diags.push(
-                        Diagnostic::spec(self.file, SpecCode::BadValue, c.loc, format!("`on_conflict:` must be report, error or ignore, got `{other}`"))
-                            .with_hint("report writes a drift line; error fails the record; ignore (the default) does nothing"),
+                        Diagnostic::spec(
+                            self.file,
+                            SpecCode::BadValue,
+                            c.loc,
+                            format!("`on_conflict:` must be report, error or ignore, got `{other}`"),
+                        )
+                        .with_hint(
+                            "report writes a drift line; error fails the record; ignore (the default) does nothing",
+                        ),
                     );
                     ok = false;
                     OnConflict::Ignore
@@ -603,24 +616,27 @@ impl Compiler<'_> {
         let tolerance = match &t.tolerance {
             None => None,
             Some(n) => match &n.value {
-                crate::spec::yaml::Yaml::Number(text) if crate::truth::tolerance_of(text).is_some() => crate::truth::tolerance_of(text),
+                crate::spec::yaml::Yaml::Number(text) if crate::truth::tolerance_of(text).is_some() => {
+                    crate::truth::tolerance_of(text)
+                }
                 _ => {
                     self.diags.push(
-                        Diagnostic::spec(self.file, SpecCode::BadValue, n.loc, "`tolerance:` must be a number of zero or more")
-                            .with_hint("for example `tolerance: 0.01`: numbers closer than this do not count as a conflict"),
+                        Diagnostic::spec(
+                            self.file,
+                            SpecCode::BadValue,
+                            n.loc,
+                            "`tolerance:` must be a number of zero or more",
+                        )
+                        .with_hint(
+                            "for example `tolerance: 0.01`: numbers closer than this do not count as a conflict",
+                        ),
                     );
                     ok = false;
                     None
                 }
             },
         };
-        (ok && !candidates.is_empty()).then_some(TruthRule {
-            candidates,
-            order,
-            latest,
-            tolerance,
-            on_conflict,
-        })
+        (ok && !candidates.is_empty()).then_some(TruthRule { candidates, order, latest, tolerance, on_conflict })
     }
 
     fn severity(&mut self, s: Option<&crate::spec::Located<String>>) -> Severity {
@@ -630,8 +646,13 @@ impl Compiler<'_> {
             Some(s) if s.value == "warn" || s.value == "warning" => Severity::Warn,
             Some(s) => {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadValue, s.loc, format!("`severity:` must be `error` or `warn`, got `{}`", s.value))
-                        .with_hint("error sends the record to the dead letter; warn lets it through and counts it"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::BadValue,
+                        s.loc,
+                        format!("`severity:` must be `error` or `warn`, got `{}`", s.value),
+                    )
+                    .with_hint("error sends the record to the dead letter; warn lets it through and counts it"),
                 );
                 Severity::Error
             }
@@ -674,8 +695,13 @@ impl Compiler<'_> {
             let rel: Vec<String> = spec.name.text.split('.').map(str::to_string).collect();
             if rel.iter().any(String::is_empty) {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadValue, spec.name.loc, format!("field name `{}` has an empty part", spec.name.text))
-                        .with_hint("dotted names nest objects: `customer.email`; remove the extra dot"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::BadValue,
+                        spec.name.loc,
+                        format!("field name `{}` has an empty part", spec.name.text),
+                    )
+                    .with_hint("dotted names nest objects: `customer.email`; remove the extra dot"),
                 );
                 continue;
             }
@@ -693,11 +719,16 @@ impl Compiler<'_> {
             if let Some(other) = clash {
                 let other = other.join(".");
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::DuplicateField, spec.name.loc, if other == abs.join(".") {
-                        format!("output field `{display}` is defined twice")
-                    } else {
-                        format!("output field `{display}` clashes with `{other}` defined above")
-                    })
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::DuplicateField,
+                        spec.name.loc,
+                        if other == abs.join(".") {
+                            format!("output field `{display}` is defined twice")
+                        } else {
+                            format!("output field `{display}` clashes with `{other}` defined above")
+                        },
+                    )
                     .with_hint("each output path may be set once; rename one of them"),
                 );
                 continue;
@@ -706,15 +737,29 @@ impl Compiler<'_> {
             let names = self.sources.clone();
             let when = spec.when.as_ref().and_then(|w| {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
+                let scope = Scope {
+                    lookups: &lookups,
+                    out: Some(&check),
+                    element,
+                    it_base,
+                    sources: &names,
+                    ..Scope::default()
+                };
                 self.program(w, &scope)
             });
             let truth = if spec.truth.is_empty() || names.is_empty() {
                 None
             } else if element {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadTruthRule, spec.truth.from_loc.unwrap_or(spec.name.loc), format!("field `{display}`: `from:` is not allowed inside `each:`"))
-                        .with_hint("source-of-truth rules choose record-level values; compute list elements with expressions"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::BadTruthRule,
+                        spec.truth.from_loc.unwrap_or(spec.name.loc),
+                        format!("field `{display}`: `from:` is not allowed inside `each:`"),
+                    )
+                    .with_hint(
+                        "source-of-truth rules choose record-level values; compute list elements with expressions",
+                    ),
                 );
                 continue;
             } else {
@@ -737,7 +782,14 @@ impl Compiler<'_> {
                 (_, Some(rule)) => FieldValue::Truth(Box::new(rule)),
                 (FieldBody::Expr(src), None) => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
+                    let scope = Scope {
+                        lookups: &lookups,
+                        out: Some(&check),
+                        element,
+                        it_base,
+                        sources: &names,
+                        ..Scope::default()
+                    };
                     match self.program(src, &scope) {
                         Some(p) => FieldValue::Expr(p),
                         None => continue,
@@ -750,7 +802,14 @@ impl Compiler<'_> {
                 }
                 (FieldBody::Each { each, filter, item }, None) => {
                     let check = |p: &[&str]| out.check(p);
-                    let scope = Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
+                    let scope = Scope {
+                        lookups: &lookups,
+                        out: Some(&check),
+                        element,
+                        it_base,
+                        sources: &names,
+                        ..Scope::default()
+                    };
                     let before = self.reads.len();
                     let list = self.program(each, &scope);
                     // Over a plain path, elements are read only through
@@ -761,18 +820,32 @@ impl Compiler<'_> {
                         self.reads.push(r.clone());
                         r
                     });
-                    let elem_scope = Scope { lookups: &lookups, element: true, out: Some(&|_: &[&str]| Ok(())), it_base: it_base.as_ref(), sources: &names, ..Scope::default() };
+                    let elem_scope = Scope {
+                        lookups: &lookups,
+                        element: true,
+                        out: Some(&|_: &[&str]| Ok(())),
+                        it_base: it_base.as_ref(),
+                        sources: &names,
+                        ..Scope::default()
+                    };
                     let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
                     let item = match item {
                         EachItem::Expr(x) => self.program(x, &elem_scope).map(EachValue::Expr),
                         EachItem::Fields(inner, _) => {
                             let mut inner_out = OutScope::default();
                             collect_paths(inner, &[], &mut inner_out.all);
-                            Some(EachValue::Fields(self.fields_at(inner, &mut inner_out, true, it_base.as_ref(), &format!("{display}[]"), &[])))
+                            Some(EachValue::Fields(self.fields_at(
+                                inner,
+                                &mut inner_out,
+                                true,
+                                it_base.as_ref(),
+                                &format!("{display}[]"),
+                                &[],
+                            )))
                         }
                     };
                     match (list, item) {
-                        (Some(list), Some(item)) => FieldValue::Each { list, filter, item },
+                        (Some(list), Some(item)) => FieldValue::Each(Box::new(Each { list, filter, item })),
                         _ => continue,
                     }
                 }
@@ -796,22 +869,34 @@ impl Compiler<'_> {
     fn bound(&mut self, node: &Node, what: &str) -> Option<Value> {
         match &node.value {
             Yaml::Number(n) => Some(Value::Number(mapwright_dsl::Number::from_json_text(n))),
-            Yaml::String(s) => match Program::compile(&format!("timestamp({})", Value::str(s).to_json()), &Scope::default())
-                .ok()
-                .and_then(|p| p.eval(&mapwright_dsl::Ctx::new(&Value::Null, &mapwright_dsl::NoHost)).ok())
-            {
-                Some(ts) => Some(ts),
-                None => {
-                    self.diags.push(
-                        Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a number or a timestamp, got \"{s}\""))
+            Yaml::String(s) => {
+                match Program::compile(&format!("timestamp({})", Value::str(s).to_json()), &Scope::default())
+                    .ok()
+                    .and_then(|p| p.eval(&mapwright_dsl::Ctx::new(&Value::Null, &mapwright_dsl::NoHost)).ok())
+                {
+                    Some(ts) => Some(ts),
+                    None => {
+                        self.diags.push(
+                            Diagnostic::spec(
+                                self.file,
+                                SpecCode::BadCheck,
+                                node.loc,
+                                format!("`{what}:` must be a number or a timestamp, got \"{s}\""),
+                            )
                             .with_hint("for example `min: 0` or `min: 2020-01-01`"),
-                    );
-                    None
+                        );
+                        None
+                    }
                 }
-            },
+            }
             other => {
                 let kind = other.kind();
-                self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a number, got {kind}")));
+                self.diags.push(Diagnostic::spec(
+                    self.file,
+                    SpecCode::BadCheck,
+                    node.loc,
+                    format!("`{what}:` must be a number, got {kind}"),
+                ));
                 None
             }
         }
@@ -821,7 +906,12 @@ impl Compiler<'_> {
         match &node.value {
             Yaml::Number(n) if n.parse::<usize>().is_ok() => n.parse().ok(),
             _ => {
-                self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, node.loc, format!("`{what}:` must be a whole number of characters")));
+                self.diags.push(Diagnostic::spec(
+                    self.file,
+                    SpecCode::BadCheck,
+                    node.loc,
+                    format!("`{what}:` must be a whole number of characters"),
+                ));
                 None
             }
         }
@@ -832,17 +922,31 @@ impl Compiler<'_> {
             Ok(re) => Some(re),
             Err(m) => {
                 self.diags.push(
-                    Diagnostic::at(self.file, mapwright_dsl::Code::BadRegex.as_str(), p.loc.offset, p.loc.len.max(1), m)
-                        .with_hint("write patterns in single quotes so backslashes stay as written: pattern: '^\\d{5}$'"),
+                    Diagnostic::at(
+                        self.file,
+                        mapwright_dsl::Code::BadRegex.as_str(),
+                        p.loc.offset,
+                        p.loc.len.max(1),
+                        m,
+                    )
+                    .with_hint("write patterns in single quotes so backslashes stay as written: pattern: '^\\d{5}$'"),
                 );
                 None
             }
         }
     }
 
-    fn checks(&mut self, spec: &ChecksSpec, out: &OutScope, element: bool, it_base: Option<&Read>, lookups: &[LookupDecl]) -> Vec<Check> {
+    fn checks(
+        &mut self,
+        spec: &ChecksSpec,
+        out: &OutScope,
+        element: bool,
+        it_base: Option<&Read>,
+        lookups: &[LookupDecl],
+    ) -> Vec<Check> {
         let mut checks = Vec::new();
-        let mut push = |kind: CheckKind| checks.push(Check { kind, when: None, message: None, severity: Severity::Error });
+        let mut push =
+            |kind: CheckKind| checks.push(Check { kind, when: None, message: None, severity: Severity::Error });
         if let Some(r) = &spec.required {
             if r.value {
                 push(CheckKind::Required);
@@ -856,7 +960,10 @@ impl Compiler<'_> {
                         Some(n) => format!("did you mean `{n}`?"),
                         None => format!("use one of: {}", TYPE_NAMES.join(", ")),
                     };
-                    self.diags.push(Diagnostic::spec(self.file, SpecCode::BadCheck, t.loc, format!("unknown type `{}`", t.value)).with_hint(hint));
+                    self.diags.push(
+                        Diagnostic::spec(self.file, SpecCode::BadCheck, t.loc, format!("unknown type `{}`", t.value))
+                            .with_hint(hint),
+                    );
                 }
             }
         }
@@ -923,8 +1030,13 @@ impl Compiler<'_> {
             }
             if c.rule.is_none() && c.pattern.is_none() && c.one_of.is_none() && c.min.is_none() && c.max.is_none() {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::BadCheck, c.loc, "a check needs one of `rule:`, `pattern:`, `enum:`, `min:`, `max:`")
-                        .with_hint("for example `- pattern: '^\\d{5}$'` with a `message:`"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::BadCheck,
+                        c.loc,
+                        "a check needs one of `rule:`, `pattern:`, `enum:`, `min:`, `max:`",
+                    )
+                    .with_hint("for example `- pattern: '^\\d{5}$'` with a `message:`"),
                 );
             }
             let severity = self.severity(c.severity.as_ref());

@@ -209,18 +209,8 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
             }
         }
     }
-    let outcome = if b.errors.is_empty() {
-        Outcome::Mapped(out)
-    } else {
-        Outcome::Failed(b.errors)
-    };
-    Record {
-        key,
-        outcome,
-        warnings: b.warnings,
-        drift: b.drift,
-        lineage: b.lineage.unwrap_or_default(),
-    }
+    let outcome = if b.errors.is_empty() { Outcome::Mapped(out) } else { Outcome::Failed(b.errors) };
+    Record { key, outcome, warnings: b.warnings, drift: b.drift, lineage: b.lineage.unwrap_or_default() }
 }
 
 struct Builder<'m> {
@@ -275,12 +265,7 @@ fn slot<'v>(target: &'v mut Value, path: impl IntoIterator<Item = &'v Str>) -> &
 
 impl Builder<'_> {
     fn report(&mut self, field: &str, f: crate::validate::Failure) {
-        let e = FieldError {
-            field: field.to_string(),
-            expr: f.rule,
-            message: f.message,
-            value: None,
-        };
+        let e = FieldError { field: field.to_string(), expr: f.rule, message: f.message, value: None };
         match f.severity {
             Severity::Error => self.errors.push(e),
             Severity::Warn => self.warnings.push(e),
@@ -288,12 +273,7 @@ impl Builder<'_> {
     }
 
     fn fail(&mut self, field: String, expr: &str, e: mapwright_dsl::EvalError) {
-        self.errors.push(FieldError {
-            field,
-            expr: expr.to_string(),
-            message: e.message,
-            value: e.value,
-        });
+        self.errors.push(FieldError { field, expr: expr.to_string(), message: e.message, value: e.value });
     }
 
     /// Builds `fields` into `target` (the current object scope: the record
@@ -351,9 +331,9 @@ impl Builder<'_> {
                         continue;
                     }
                 },
-                FieldValue::Each { list, filter, item } => {
+                FieldValue::Each(e) => {
                     let name = join(prefix, at, &f.path);
-                    match self.each(m, list, filter.as_ref(), item, &ctx.with_out(target), &name) {
+                    match self.each(m, &e.list, e.filter.as_ref(), &e.item, &ctx.with_out(target), &name) {
                         Some(v) => v,
                         None => continue,
                     }
@@ -365,27 +345,24 @@ impl Builder<'_> {
                 _ => value,
             };
             if let Some(l) = &mut self.lineage {
+                let program = match &f.value {
+                    FieldValue::Expr(p) => Some(p),
+                    FieldValue::Each(e) => Some(&e.list),
+                    _ => None,
+                };
                 match &f.value {
+                    // The rule's entry was written when it was resolved.
                     FieldValue::Truth(_) => {
                         if let Some(last) = l.last_mut() {
                             last.value = value.clone();
                         }
                     }
-                    FieldValue::Expr(p) | FieldValue::Each { list: p, .. } => l.push(Lineage {
+                    _ => l.push(Lineage {
                         field: join(prefix, at, &f.path),
                         value: value.clone(),
-                        source: sources_read(p, self.names),
-                        expr: p.text().to_string(),
-                        reads: reads_text(p, self.names),
-                        default_used: defaulted,
-                        fallback: false,
-                    }),
-                    FieldValue::Const(_) | FieldValue::Nested(_) => l.push(Lineage {
-                        field: join(prefix, at, &f.path),
-                        value: value.clone(),
-                        source: None,
-                        expr: String::new(),
-                        reads: Vec::new(),
+                        source: program.and_then(|p| sources_read(p, self.names)),
+                        expr: program.map_or_else(String::new, |p| p.text().to_string()),
+                        reads: program.map_or_else(Vec::new, |p| reads_text(p, self.names)),
                         default_used: defaulted,
                         fallback: false,
                     }),
@@ -408,17 +385,23 @@ impl Builder<'_> {
             return;
         };
         let winner = self.names[rule.candidates[w].0].name.clone();
-        let named: Vec<(String, Value)> = values.iter().map(|(s, v)| (self.names[*s].name.clone(), v.clone())).collect();
+        let named: Vec<(String, Value)> =
+            values.iter().map(|(s, v)| (self.names[*s].name.clone(), v.clone())).collect();
         match rule.on_conflict {
             crate::truth::OnConflict::Ignore => {}
-            crate::truth::OnConflict::Report => self.drift.push(crate::truth::Drift {
-                field: name.to_string(),
-                values: named,
-                winner,
-            }),
+            crate::truth::OnConflict::Report => {
+                self.drift.push(crate::truth::Drift { field: name.to_string(), values: named, winner })
+            }
             crate::truth::OnConflict::Error => self.errors.push(FieldError {
                 field: name.to_string(),
-                expr: format!("from: {{ {} }}", rule.candidates.iter().map(|(s, p)| format!("{}: {}", self.names[*s].name, p.text())).collect::<Vec<_>>().join(", ")),
+                expr: format!(
+                    "from: {{ {} }}",
+                    rule.candidates
+                        .iter()
+                        .map(|(s, p)| format!("{}: {}", self.names[*s].name, p.text()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 message: format!(
                     "sources disagree: {}",
                     named.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", ")
@@ -431,12 +414,8 @@ impl Builder<'_> {
     fn checks(&mut self, checks: &[Check], value: &Value, ctx: &Ctx, name: &str) {
         for c in checks {
             if let Some(failure) = c.run(value, ctx) {
-                let mut e = FieldError {
-                    field: name.to_string(),
-                    expr: failure.rule,
-                    message: failure.message,
-                    value: None,
-                };
+                let mut e =
+                    FieldError { field: name.to_string(), expr: failure.rule, message: failure.message, value: None };
                 if !value.is_null() {
                     e.value = Some(value.clone());
                 }

@@ -326,10 +326,7 @@ impl TruthSpec {
 
 /// Decodes a mapping file's tree.
 pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
-    let mut spec = MappingSpec {
-        loc: root.loc,
-        ..MappingSpec::default()
-    };
+    let mut spec = MappingSpec { loc: root.loc, ..MappingSpec::default() };
     let Some(entries) = d.map(root, "a mapping file") else {
         return spec;
     };
@@ -433,11 +430,7 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
                 "for example `erp: { key: $.item_code }`",
             );
         }
-        out.push(SourceSpec {
-            name: name.clone(),
-            key,
-            updated_at,
-        });
+        out.push(SourceSpec { name: name.clone(), key, updated_at });
     }
     out
 }
@@ -445,17 +438,10 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
 fn decode_prefer(d: &mut Decoder, node: &Node) -> Option<PreferSpec> {
     match &node.value {
         Yaml::String(s) if s == "latest" => Some(PreferSpec::Latest(node.loc)),
-        Yaml::String(s) => Some(PreferSpec::Order(
-            vec![Located {
-                value: s.clone(),
-                loc: node.loc,
-            }],
-            node.loc,
-        )),
-        Yaml::Seq(items) => Some(PreferSpec::Order(
-            items.iter().filter_map(|i| d.text(i, "a `prefer:` entry")).collect(),
-            node.loc,
-        )),
+        Yaml::String(s) => Some(PreferSpec::Order(vec![Located { value: s.clone(), loc: node.loc }], node.loc)),
+        Yaml::Seq(items) => {
+            Some(PreferSpec::Order(items.iter().filter_map(|i| d.text(i, "a `prefer:` entry")).collect(), node.loc))
+        }
         other => {
             let kind = other.kind();
             d.hint(
@@ -498,11 +484,7 @@ fn decode_tests(d: &mut Decoder, node: &Node) -> Vec<TestSpec> {
         let inputs = match get(e, "inputs") {
             Some(n) => d
                 .map(n, "`inputs:`")
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| d.text(v, "an input file").map(|t| (k.clone(), t)))
-                        .collect()
-                })
+                .map(|m| m.iter().filter_map(|(k, v)| d.text(v, "an input file").map(|t| (k.clone(), t))).collect())
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -520,7 +502,12 @@ fn decode_tests(d: &mut Decoder, node: &Node) -> Vec<TestSpec> {
 
 fn decode_rules(d: &mut Decoder, node: &Node) -> Vec<RuleSpec> {
     let Yaml::Seq(items) = &node.value else {
-        d.hint(SpecCode::WrongType, node.loc, "`validate:` must be a list of rules", "start each rule with `- rule: …`");
+        d.hint(
+            SpecCode::WrongType,
+            node.loc,
+            "`validate:` must be a list of rules",
+            "start each rule with `- rule: …`",
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -545,10 +532,7 @@ fn decode_fields(d: &mut Decoder, node: &Node) -> Vec<FieldSpec> {
     let Some(entries) = d.map(node, "`fields:`") else {
         return Vec::new();
     };
-    entries
-        .iter()
-        .filter_map(|(k, v)| decode_field(d, k, v))
-        .collect()
+    entries.iter().filter_map(|(k, v)| decode_field(d, k, v)).collect()
 }
 
 fn enum_list(d: &mut Decoder, node: &Node) -> Option<(Vec<Node>, Loc)> {
@@ -570,9 +554,8 @@ fn enum_list(d: &mut Decoder, node: &Node) -> Option<(Vec<Node>, Loc)> {
 fn decode_checks(d: &mut Decoder, e: &[(Key, Node)]) -> ChecksSpec {
     let mut c = ChecksSpec {
         kind: get(e, "type").and_then(|n| d.text(n, "`type:`")),
-        required: get(e, "required").and_then(|n| {
-            d.boolean(n, "`required:`").map(|b| Located { value: b, loc: n.loc })
-        }),
+        required: get(e, "required")
+            .and_then(|n| d.boolean(n, "`required:`").map(|b| Located { value: b, loc: n.loc })),
         pattern: get(e, "pattern").and_then(|n| d.text(n, "`pattern:`")),
         one_of: get(e, "enum").and_then(|n| enum_list(d, n)),
         min: get(e, "min").cloned(),
@@ -618,9 +601,7 @@ fn source_exprs(d: &mut Decoder, node: &Node, what: &str) -> Vec<(Key, ExprSrc)>
     let Some(m) = d.map(node, what) else {
         return Vec::new();
     };
-    m.iter()
-        .filter_map(|(k, v)| d.expr(v, &format!("`{what}` for `{}`", k.text)).map(|e| (k.clone(), e)))
-        .collect()
+    m.iter().filter_map(|(k, v)| d.expr(v, &format!("`{what}` for `{}`", k.text)).map(|e| (k.clone(), e))).collect()
 }
 
 fn decode_truth(d: &mut Decoder, e: &[(Key, Node)]) -> TruthSpec {

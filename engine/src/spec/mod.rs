@@ -38,10 +38,7 @@ pub(crate) struct Decoder<'f> {
 
 impl<'f> Decoder<'f> {
     pub fn new(file: &'f SourceFile) -> Decoder<'f> {
-        Decoder {
-            file,
-            diags: Vec::new(),
-        }
+        Decoder { file, diags: Vec::new() }
     }
 
     pub fn error(&mut self, code: SpecCode, loc: Loc, message: impl Into<String>) -> &mut Diagnostic {
@@ -51,8 +48,7 @@ impl<'f> Decoder<'f> {
     }
 
     pub fn hint(&mut self, code: SpecCode, loc: Loc, message: impl Into<String>, hint: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::spec(self.file, code, loc, message).with_hint(hint));
+        self.diags.push(Diagnostic::spec(self.file, code, loc, message).with_hint(hint));
     }
 
     /// The entries of a mapping node, or a diagnostic.
@@ -80,12 +76,7 @@ impl<'f> Decoder<'f> {
                     Some(n) => format!("did you mean `{n}`?"),
                     None => format!("valid keys {context}: {}", allowed.join(", ")),
                 };
-                self.hint(
-                    SpecCode::UnknownKey,
-                    k.loc,
-                    format!("unknown key `{}` {context}", k.text),
-                    hint,
-                );
+                self.hint(SpecCode::UnknownKey, k.loc, format!("unknown key `{}` {context}", k.text), hint);
             }
         }
     }
@@ -93,21 +84,11 @@ impl<'f> Decoder<'f> {
     /// A scalar as text.
     pub fn text(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
         match &node.value {
-            Yaml::String(s) | Yaml::Number(s) => Some(Located {
-                value: s.clone(),
-                loc: node.loc,
-            }),
-            Yaml::Bool(b) => Some(Located {
-                value: b.to_string(),
-                loc: node.loc,
-            }),
+            Yaml::String(s) | Yaml::Number(s) => Some(Located { value: s.clone(), loc: node.loc }),
+            Yaml::Bool(b) => Some(Located { value: b.to_string(), loc: node.loc }),
             other => {
                 let kind = other.kind();
-                self.error(
-                    SpecCode::WrongType,
-                    node.loc,
-                    format!("{what} must be text, got {kind}"),
-                );
+                self.error(SpecCode::WrongType, node.loc, format!("{what} must be text, got {kind}"));
                 None
             }
         }
@@ -133,10 +114,7 @@ impl<'f> Decoder<'f> {
     /// An expression: any scalar, read as expression text.
     pub fn expr(&mut self, node: &Node, what: &str) -> Option<ExprSrc> {
         match node.scalar_text() {
-            Some(text) => Some(ExprSrc {
-                text,
-                loc: node.loc,
-            }),
+            Some(text) => Some(ExprSrc { text, loc: node.loc }),
             None => {
                 let kind = node.value.kind();
                 self.hint(

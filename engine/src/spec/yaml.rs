@@ -200,13 +200,7 @@ impl<'de> Visitor<'de> for YamlVisitor {
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Spanned<Yaml>>()?;
             let k = spanned_node(Spanned::new(Yaml::Null, key.referenced, key.defined));
-            entries.push((
-                Key {
-                    text: key.value.0,
-                    loc: k.loc,
-                },
-                spanned_node(value),
-            ));
+            entries.push((Key { text: key.value.0, loc: k.loc }, spanned_node(value)));
         }
         Ok(Yaml::Map(entries))
     }
