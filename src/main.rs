@@ -30,15 +30,22 @@ enum Command {
     Check(cmd::check::Args),
     /// Map records from files or standard input to JSON Lines.
     Map(cmd::map::Args),
+    /// Re-run the input of every dead-letter line through a (fixed) mapping.
+    Replay(cmd::replay::Args),
     /// Show where every output field came from (source, expression, inputs read).
     Explain(cmd::explain::Args),
 }
 
 fn main() -> ExitCode {
+    // Logs (hook `print`s among them) go to standard error; RUST_LOG tunes them.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,mapwright::hook=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Map(args) => cmd::map::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
         Command::Explain(args) => cmd::explain::run(args),
     };
     ExitCode::from(code)

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod diagnostic;
+mod hooks;
 pub mod input;
 mod mapping;
 pub mod output;
@@ -29,6 +30,7 @@ pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 pub use mapping::{FieldError, Lineage, Mapping, Outcome, Record};
 pub use mapwright_dsl::Value;
 pub use truth::{Drift, JoinError, Joiner};
+pub use hooks::Limits;
 pub use validate::Severity;
 
 /// Errors of the engine.

@@ -190,7 +190,7 @@ impl<'m> Joiner<'m> {
     /// `updated_at`), else it is dropped; both count as a duplicate.
     pub fn add(&mut self, source: usize, record: Value) -> Result<(), JoinError> {
         let def = &self.mapping.inner.sources[source];
-        let host = crate::mapping::Tables(&self.mapping.inner.tables);
+        let host = crate::mapping::Tables(&self.mapping.inner.tables, self.mapping.inner.hooks.as_ref());
         let ctx = Ctx::new(&record, &host);
         let fail = |message: String| JoinError { source: def.name.clone(), message, expr: def.key.text().to_string() };
         let key = def.key.eval(&ctx).map_err(|e| fail(e.message))?;

@@ -47,8 +47,8 @@ fn create(path: &Option<PathBuf>) -> std::io::Result<Option<BufWriter<File>>> {
     path.as_ref().map(|p| File::create(p).map(|f| BufWriter::with_capacity(256 * 1024, f))).transpose()
 }
 
-/// Where results go, and the counts for the summary.
-struct Emitter<'m> {
+/// Where results go, and the counts for the summary (shared with `replay`).
+pub(super) struct Emitter<'m> {
     mapping: &'m Mapping,
     out: Box<dyn Write>,
     dead: Option<BufWriter<File>>,
@@ -65,9 +65,44 @@ struct Emitter<'m> {
     shown: u64,
 }
 
-impl Emitter<'_> {
+impl<'m> Emitter<'m> {
+    /// An emitter writing to `-o` (or standard output) and the optional files.
+    pub(super) fn open(
+        mapping: &'m Mapping,
+        output: &Option<PathBuf>,
+        dead_letter: &Option<PathBuf>,
+        drift: &Option<PathBuf>,
+    ) -> Result<Emitter<'m>, String> {
+        let out: Box<dyn Write> = match output {
+            Some(p) => match File::create(p) {
+                Ok(f) => Box::new(BufWriter::with_capacity(256 * 1024, f)),
+                Err(e) => return Err(format!("cannot write {}: {e}", p.display())),
+            },
+            None => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
+        };
+        let (dead, drift) = match (create(dead_letter), create(drift)) {
+            (Ok(d), Ok(r)) => (d, r),
+            (Err(e), _) | (_, Err(e)) => return Err(format!("cannot create an output file: {e}")),
+        };
+        Ok(Emitter {
+            mapping,
+            out,
+            dead,
+            drift,
+            seen: HashMap::new(),
+            line: String::with_capacity(4096),
+            mapped: 0,
+            filtered: 0,
+            failed: 0,
+            duplicates: 0,
+            warnings: 0,
+            conflicts: 0,
+            shown: 0,
+        })
+    }
+
     /// Routes one record's result; `input` gives the full input for a dead letter.
-    fn record(&mut self, origin: &str, r: Record, input: impl FnOnce() -> Value) -> std::io::Result<()> {
+    pub(super) fn record(&mut self, origin: &str, r: Record, input: impl FnOnce() -> Value) -> std::io::Result<()> {
         self.warnings += r.warnings.len() as u64;
         for w in &r.warnings {
             eprintln!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message);
@@ -109,7 +144,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn fail(&mut self, origin: &str, errors: &[FieldError], line: Value) -> std::io::Result<()> {
+    pub(super) fn fail(&mut self, origin: &str, errors: &[FieldError], line: Value) -> std::io::Result<()> {
         self.failed += 1;
         match &mut self.dead {
             Some(d) => {
@@ -128,7 +163,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn finish(mut self, started: Instant, joined: Option<usize>) -> u8 {
+    pub(super) fn finish(mut self, started: Instant, joined: Option<usize>) -> u8 {
         let flushed = self
             .out
             .flush()
@@ -163,7 +198,7 @@ impl Emitter<'_> {
     }
 }
 
-fn write_failed(e: &std::io::Error) -> u8 {
+pub(super) fn write_failed(e: &std::io::Error) -> u8 {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         return super::OK;
     }
@@ -225,37 +260,12 @@ pub fn run(args: Args) -> u8 {
             }
         }
     }
-    let out: Box<dyn Write> = match &args.output {
-        Some(p) => match File::create(p) {
-            Ok(f) => Box::new(BufWriter::with_capacity(256 * 1024, f)),
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", p.display());
-                return super::INVALID;
-            }
-        },
-        None => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
-    };
-    let (dead, drift) = match (create(&args.dead_letter), create(&args.drift)) {
-        (Ok(d), Ok(r)) => (d, r),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: cannot create an output file: {e}");
+    let mut em = match Emitter::open(&mapping, &args.output, &args.dead_letter, &args.drift) {
+        Ok(e) => e,
+        Err(m) => {
+            eprintln!("error: {m}");
             return super::INVALID;
         }
-    };
-    let mut em = Emitter {
-        mapping: &mapping,
-        out,
-        dead,
-        drift,
-        seen: HashMap::new(),
-        line: String::with_capacity(4096),
-        mapped: 0,
-        filtered: 0,
-        failed: 0,
-        duplicates: 0,
-        warnings: 0,
-        conflicts: 0,
-        shown: 0,
     };
     let result = match joined {
         Some(j) => map_joined(&mut em, &mapping, j),

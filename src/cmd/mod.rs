@@ -4,6 +4,7 @@ pub mod check;
 pub mod explain;
 mod inputs;
 pub mod map;
+pub mod replay;
 
 use std::io::IsTerminal;
 

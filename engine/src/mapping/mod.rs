@@ -13,12 +13,13 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mapwright_dsl::{LookupDecl, Program, Projection, Read, ReadRoot, Scope, Str, Value};
+use mapwright_dsl::{HostFn, LookupDecl, Program, Projection, Read, ReadRoot, Scope, Str, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
 use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, PreferSpec, TestSpec};
 use crate::spec::yaml::{Node, Yaml};
 use crate::spec::{Decoder, ExprSrc};
+use crate::hooks::Hooks;
 use crate::truth::{OnConflict, TruthRule};
 use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
 
@@ -69,6 +70,10 @@ pub(crate) struct Compiled {
     pub projection: Option<Projection>,
     /// Named sources of a multi-source mapping, in declaration order.
     pub sources: Vec<SourceDef>,
+    /// The Rhai hook script.
+    pub hooks: Option<Hooks>,
+    /// The JSON Schema every output must satisfy, and its file.
+    pub contract: Option<(jsonschema::Validator, PathBuf)>,
 }
 
 /// A compiled source of a multi-source mapping.
@@ -196,6 +201,8 @@ impl Mapping {
     pub fn dependencies(&self) -> Vec<PathBuf> {
         let mut deps: Vec<PathBuf> = self.inner.path.iter().cloned().collect();
         deps.extend(self.inner.tables.iter().filter_map(|t| t.file.clone()));
+        deps.extend(self.inner.hooks.as_ref().and_then(|h| h.file.clone()));
+        deps.extend(self.inner.contract.as_ref().map(|(_, p)| p.clone()));
         deps
     }
 }
@@ -218,6 +225,7 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
         sources: Vec::new(),
         prefer: None,
         source_fresh: Vec::new(),
+        functions: Vec::new(),
     };
     let compiled = c.mapping(&spec, text);
     if !c.diags.is_empty() {
@@ -261,6 +269,8 @@ struct Compiler<'f> {
     prefer: Option<Prefer>,
     /// Source-level `updated_at:` programs, by source.
     source_fresh: Vec<Option<Program>>,
+    /// Hook functions callable from expressions.
+    functions: Vec<HostFn>,
 }
 
 /// A validated `prefer:`.
@@ -311,10 +321,15 @@ impl Compiler<'_> {
             }
             self.lookups.push(LookupDecl { name: l.name.text.clone(), strict: l.strict });
         }
-        self.not_supported(spec);
+        let hooks = spec.hooks.as_ref().and_then(|h| Hooks::compile(h, &self.base, self.file, &mut self.diags));
+        self.functions = hooks
+            .as_ref()
+            .map(|h| h.functions.iter().map(|(name, n)| HostFn { name: name.clone(), arity: Some(*n) }).collect())
+            .unwrap_or_default();
         let sources = self.sources(spec);
         let names = self.sources.clone();
-        let record_scope = Scope { lookups: &self.lookups.clone(), sources: &names, ..Scope::default() };
+        let fns = self.functions.clone();
+        let record_scope = Scope { lookups: &self.lookups.clone(), sources: &names, functions: &fns, ..Scope::default() };
         let key = spec.key.as_ref().and_then(|k| self.program(k, &record_scope));
         let filter = spec.filter.as_ref().and_then(|f| self.program(f, &record_scope));
         let omit_nulls = match &spec.nulls {
@@ -344,7 +359,7 @@ impl Compiler<'_> {
                 let rule = r.rule.as_ref()?;
                 let check = |p: &[&str]| out.check(p);
                 let scope =
-                    Scope { lookups: &self.lookups.clone(), sources: &names, out: Some(&check), ..Scope::default() };
+                    Scope { lookups: &self.lookups.clone(), sources: &names, functions: &fns, out: Some(&check), ..Scope::default() };
                 let program = self.program(rule, &scope)?;
                 Some(Check {
                     kind: CheckKind::Rule(Box::new(program)),
@@ -363,7 +378,17 @@ impl Compiler<'_> {
                 }
             }
         }
+        if let Some(h) = &hooks {
+            sha2::Digest::update(&mut hasher, h.source.as_bytes());
+        }
+        if let Some(c) = &spec.contract {
+            if let Ok(bytes) = std::fs::read(self.base.join(&c.value)) {
+                sha2::Digest::update(&mut hasher, &bytes);
+            }
+        }
         let digest = sha2::Digest::finalize(hasher);
+        // `before` and `after` see the whole record: no projection then.
+        let whole_record = hooks.as_ref().is_some_and(|h| h.before.is_some() || h.after.is_some());
         let content_hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         Compiled {
             name: spec.name.as_ref().map(|n| n.value.clone()).unwrap_or_default(),
@@ -385,7 +410,7 @@ impl Compiler<'_> {
             tests: spec.tests.clone(),
             path: None,
             content_hash,
-            projection: Projection::from_reads(&ReadRoot::Input, &self.reads),
+            projection: if whole_record { None } else { Projection::from_reads(&ReadRoot::Input, &self.reads) },
             sources: sources
                 .into_iter()
                 .enumerate()
@@ -394,31 +419,40 @@ impl Compiler<'_> {
                     s
                 })
                 .collect(),
+            hooks,
+            contract: spec.contract.as_ref().and_then(|c| self.contract(c)),
         }
     }
 
-    fn not_supported(&mut self, spec: &MappingSpec) {
-        if let Some(h) = &spec.hooks {
-            self.diags.push(
-                Diagnostic::spec(
-                    self.file,
-                    SpecCode::NotSupported,
-                    h.loc,
-                    "`hooks:` (Rhai scripts) is not supported yet",
-                )
-                .with_hint("express the logic with builtin functions for now"),
-            );
-        }
-        if let Some(c) = &spec.contract {
-            self.diags.push(
-                Diagnostic::spec(
-                    self.file,
-                    SpecCode::NotSupported,
-                    c.loc,
-                    "`contract:` (JSON Schema) is not supported yet",
-                )
-                .with_hint("use field checks (type:, required:, pattern:) and `validate:` rules for now"),
-            );
+    /// Loads and compiles `contract:` (a JSON Schema file, relative to the
+    /// mapping) once.
+    fn contract(&mut self, c: &crate::spec::Located<String>) -> Option<(jsonschema::Validator, PathBuf)> {
+        let path = self.base.join(&c.value);
+        let fail = |this: &mut Self, message: String, hint: &str| {
+            this.diags.push(Diagnostic::spec(this.file, SpecCode::BadCheck, c.loc, message).with_hint(hint));
+            None
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::spec(self.file, SpecCode::MissingFile, c.loc, format!("cannot read contract {}: {e}", path.display()))
+                        .with_hint("the path is relative to the mapping file"),
+                );
+                return None;
+            }
+        };
+        let schema: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => return fail(self, format!("contract {} is not JSON: {e}", c.value), "a contract is a JSON Schema (draft 2020-12) file"),
+        };
+        match jsonschema::validator_for(&schema) {
+            Ok(v) => Some((v, path)),
+            Err(e) => fail(
+                self,
+                format!("contract {} is not a valid JSON Schema: {e} (at {})", c.value, e.instance_path().as_str()),
+                "check the schema against JSON Schema draft 2020-12",
+            ),
         }
     }
 
@@ -442,7 +476,8 @@ impl Compiler<'_> {
         let mut defs = Vec::new();
         for (i, s) in spec.sources.iter().enumerate() {
             // Source keys read that source's own record as `$`.
-            let single = Scope { lookups: &lookups, ..Scope::default() };
+            let fns = self.functions.clone();
+            let single = Scope { lookups: &lookups, functions: &fns, ..Scope::default() };
             let before = self.reads.len();
             let key = s.key.as_ref().and_then(|k| self.program(k, &single));
             let updated_at = s.updated_at.as_ref().and_then(|u| self.program(u, &single));
@@ -735,6 +770,7 @@ impl Compiler<'_> {
             }
             let lookups = self.lookups.clone();
             let names = self.sources.clone();
+            let fns = self.functions.clone();
             let when = spec.when.as_ref().and_then(|w| {
                 let check = |p: &[&str]| out.check(p);
                 let scope = Scope {
@@ -742,7 +778,7 @@ impl Compiler<'_> {
                     out: Some(&check),
                     element,
                     it_base,
-                    sources: &names,
+                    sources: &names, functions: &fns,
                     ..Scope::default()
                 };
                 self.program(w, &scope)
@@ -764,7 +800,7 @@ impl Compiler<'_> {
                 continue;
             } else {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope { lookups: &lookups, out: Some(&check), sources: &names, ..Scope::default() };
+                let scope = Scope { lookups: &lookups, out: Some(&check), sources: &names, functions: &fns, ..Scope::default() };
                 match self.truth_rule(spec, &scope, &display) {
                     Some(rule) => Some(rule),
                     None => continue,
@@ -787,7 +823,7 @@ impl Compiler<'_> {
                         out: Some(&check),
                         element,
                         it_base,
-                        sources: &names,
+                        sources: &names, functions: &fns,
                         ..Scope::default()
                     };
                     match self.program(src, &scope) {
@@ -807,7 +843,7 @@ impl Compiler<'_> {
                         out: Some(&check),
                         element,
                         it_base,
-                        sources: &names,
+                        sources: &names, functions: &fns,
                         ..Scope::default()
                     };
                     let before = self.reads.len();
@@ -825,7 +861,7 @@ impl Compiler<'_> {
                         element: true,
                         out: Some(&|_: &[&str]| Ok(())),
                         it_base: it_base.as_ref(),
-                        sources: &names,
+                        sources: &names, functions: &fns,
                         ..Scope::default()
                     };
                     let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
@@ -1000,9 +1036,10 @@ impl Compiler<'_> {
             push(kind);
         }
         let names = self.sources.clone();
+        let fns = self.functions.clone();
         for c in &spec.checks {
             let check = |p: &[&str]| out.check(p);
-            let scope = Scope { lookups, out: Some(&check), element, it_base, sources: &names, ..Scope::default() };
+            let scope = Scope { lookups, out: Some(&check), element, it_base, sources: &names, functions: &fns, ..Scope::default() };
             let when = c.when.as_ref().and_then(|w| self.program(w, &scope));
             let mut kinds = Vec::new();
             if let Some(r) = &c.rule {

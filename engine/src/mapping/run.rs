@@ -108,11 +108,19 @@ impl Lineage {
     }
 }
 
-pub(crate) struct Tables<'a>(pub &'a [Table]);
+/// Lookups and hook functions at run time.
+pub(crate) struct Tables<'a>(pub &'a [Table], pub Option<&'a crate::hooks::Hooks>);
 
 impl Host for Tables<'_> {
     fn lookup(&self, table: usize, key: &str) -> Option<Value> {
         self.0.get(table)?.entries.get(key).cloned()
+    }
+
+    fn call(&self, id: usize, args: &[Value]) -> Result<Value, String> {
+        match self.1 {
+            Some(h) => h.call(id, args),
+            None => Err("no hook script is loaded".into()),
+        }
     }
 }
 
@@ -152,7 +160,40 @@ impl Mapping {
 }
 
 fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>, lineage: bool) -> Record {
-    let host = Tables(&m.tables);
+    let host = Tables(&m.tables, m.hooks.as_ref());
+    // `before` may rewrite the record or drop it.
+    let rewritten;
+    let input = match m.hooks.as_ref().map(|h| h.before(input)) {
+        None => input,
+        Some(Ok(Some(v))) => {
+            rewritten = v;
+            &rewritten
+        }
+        Some(Ok(None)) => {
+            return Record {
+                key: Value::Null,
+                outcome: Outcome::Filtered,
+                warnings: Vec::new(),
+                drift: Vec::new(),
+                lineage: Vec::new(),
+            }
+        }
+        Some(Err(message)) => {
+            let error = FieldError {
+                field: "hooks.before".into(),
+                expr: m.hooks.as_ref().and_then(|h| h.before.clone()).unwrap_or_default(),
+                message,
+                value: None,
+            };
+            return Record {
+                key: Value::Null,
+                outcome: Outcome::Failed(vec![error]),
+                warnings: Vec::new(),
+                drift: Vec::new(),
+                lineage: Vec::new(),
+            };
+        }
+    };
     let mut ctx = Ctx::new(input, &host);
     ctx.sources = sources;
     let mut b = Builder {
@@ -207,6 +248,33 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
             if let Some(f) = rule.run(&Value::Null, &rctx) {
                 b.report("validate", f);
             }
+        }
+    }
+    // `after` sees the finished output and the input.
+    if b.errors.is_empty() {
+        if let Some(h) = m.hooks.as_ref().filter(|h| h.after.is_some()) {
+            match h.after(&out, input) {
+                Ok(v) => out = v,
+                Err(message) => b.errors.push(FieldError {
+                    field: "hooks.after".into(),
+                    expr: h.after.clone().unwrap_or_default(),
+                    message,
+                    value: None,
+                }),
+            }
+        }
+    }
+    // The contract checks the final output.
+    if let (true, Some((schema, _))) = (b.errors.is_empty(), &m.contract) {
+        let json = serde_json::Value::from(&out);
+        for e in schema.iter_errors(&json) {
+            let pointer = e.instance_path().as_str().to_string();
+            b.errors.push(FieldError {
+                field: if pointer.is_empty() { "/".into() } else { pointer },
+                expr: format!("contract: {}", e.kind().keyword()),
+                message: format!("violates the contract's `{}`: {e}", e.kind().keyword()),
+                value: Some(Value::from(e.instance().as_ref())),
+            });
         }
     }
     let outcome = if b.errors.is_empty() { Outcome::Mapped(out) } else { Outcome::Failed(b.errors) };
