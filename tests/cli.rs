@@ -14,9 +14,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -87,32 +85,17 @@ impl Run {
             .lines()
             .find(|l| l.contains(" mapped, "))
             .unwrap_or_else(|| panic!("no summary line in stderr:\n{}", self.stderr));
-        let nums: Vec<u64> = line
-            .split(", ")
-            .take(4)
-            .map(|part| part.split_whitespace().next().unwrap().parse().unwrap())
-            .collect();
-        let words: Vec<&str> = line
-            .split(", ")
-            .take(4)
-            .map(|p| p.split_whitespace().nth(1).unwrap())
-            .collect();
-        assert_eq!(
-            words,
-            ["mapped", "filtered", "failed", "duplicates"],
-            "summary line: {line}"
-        );
+        let nums: Vec<u64> =
+            line.split(", ").take(4).map(|part| part.split_whitespace().next().unwrap().parse().unwrap()).collect();
+        let words: Vec<&str> = line.split(", ").take(4).map(|p| p.split_whitespace().nth(1).unwrap()).collect();
+        assert_eq!(words, ["mapped", "filtered", "failed", "duplicates"], "summary line: {line}");
         (nums[0], nums[1], nums[2], nums[3])
     }
 }
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
@@ -121,11 +104,7 @@ fn json(line: &str) -> serde_json::Value {
 }
 
 fn keys(v: &serde_json::Value) -> BTreeSet<&str> {
-    v.as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect()
+    v.as_object().expect("an object").keys().map(String::as_str).collect()
 }
 
 const ORDERS: &str = r#"mapping: orders
@@ -152,17 +131,14 @@ fn check_accepts_a_valid_mapping() {
 #[test]
 fn check_names_file_line_and_column_of_each_problem() {
     let s = Sandbox::new();
-    s.write("bad.yaml", "mapping: bad\nfields:\n  id: $.id\n  sku: uper($.sku)\n  qty:\n    expr: $.qty\n    type: intger\n");
+    s.write(
+        "bad.yaml",
+        "mapping: bad\nfields:\n  id: $.id\n  sku: uper($.sku)\n  qty:\n    expr: $.qty\n    type: intger\n",
+    );
     let r = s.run(&["check", "bad.yaml"], "");
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("bad.yaml:4:8"),
-        "unknown function at line 4, column 8: {r:?}"
-    );
-    assert!(
-        r.stderr.contains("bad.yaml:7:11"),
-        "unknown type at line 7, column 11: {r:?}"
-    );
+    assert!(r.stderr.contains("bad.yaml:4:8"), "unknown function at line 4, column 8: {r:?}");
+    assert!(r.stderr.contains("bad.yaml:7:11"), "unknown type at line 7, column 11: {r:?}");
     assert!(r.stderr.contains("upper"), "nearest name: {r:?}");
     assert!(r.stderr.contains("integer"), "nearest type: {r:?}");
 }
@@ -199,10 +175,7 @@ fn map_writes_json_lines_and_a_summary() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.lines(),
-        [
-            r#"{"order_id":"SO-1","sku":"AB","total":59.97}"#,
-            r#"{"order_id":"SO-3","sku":"C","total":0.2}"#
-        ]
+        [r#"{"order_id":"SO-1","sku":"AB","total":59.97}"#, r#"{"order_id":"SO-3","sku":"C","total":0.2}"#]
     );
     assert_eq!(r.summary(), (2, 1, 0, 0));
 }
@@ -213,10 +186,7 @@ fn map_output_keys_follow_the_mapping_order() {
     s.write("m.yaml", "mapping: order\nfields:\n  zeta: $.a\n  alpha: $.b\n  mid.z: $.a\n  mid.a: $.b\n  beta: $.a\n");
     let r = s.run(&["map", "-m", "m.yaml"], "{\"b\": 2, \"a\": 1}\n");
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(
-        r.stdout,
-        "{\"zeta\":1,\"alpha\":2,\"mid\":{\"z\":1,\"a\":2},\"beta\":1}\n"
-    );
+    assert_eq!(r.stdout, "{\"zeta\":1,\"alpha\":2,\"mid\":{\"z\":1,\"a\":2},\"beta\":1}\n");
 }
 
 #[test]
@@ -226,17 +196,7 @@ fn map_failed_record_exits_2_and_goes_to_the_dead_letter() {
         "in.jsonl",
         "{\"id\": 1, \"sku\": \"ab\", \"price\": 1, \"qty\": 3}\n{\"id\": 2, \"sku\": 5, \"price\": \"x\", \"qty\": 1}\n{\"id\": 3, \"sku\": \"c\", \"price\": 2, \"qty\": 2}\n",
     );
-    let r = s.run(
-        &[
-            "map",
-            "-m",
-            "orders.yaml",
-            "in.jsonl",
-            "--dead-letter",
-            "dead.jsonl",
-        ],
-        "",
-    );
+    let r = s.run(&["map", "-m", "orders.yaml", "in.jsonl", "--dead-letter", "dead.jsonl"], "");
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.summary(), (2, 0, 1, 0));
     assert_eq!(r.lines().len(), 2, "the other records still map: {r:?}");
@@ -245,31 +205,17 @@ fn map_failed_record_exits_2_and_goes_to_the_dead_letter() {
     let lines: Vec<&str> = dead.lines().collect();
     assert_eq!(lines.len(), 1, "{dead}");
     let d = json(lines[0]);
-    assert_eq!(
-        keys(&d),
-        BTreeSet::from(["key", "mapping", "version", "at", "errors", "input"]),
-        "{d}"
-    );
+    assert_eq!(keys(&d), BTreeSet::from(["key", "mapping", "version", "at", "errors", "input"]), "{d}");
     assert_eq!(d["key"], 2);
     assert_eq!(d["mapping"], "orders");
     assert_eq!(d["version"], 3);
     let at = d["at"].as_str().expect("`at` is a timestamp string");
-    assert!(
-        at.ends_with('Z') && at.contains('T') && at.len() >= 20,
-        "RFC 3339 UTC: {at}"
-    );
-    assert_eq!(
-        d["input"],
-        json(r#"{"id": 2, "sku": 5, "price": "x", "qty": 1}"#)
-    );
+    assert!(at.ends_with('Z') && at.contains('T') && at.len() >= 20, "RFC 3339 UTC: {at}");
+    assert_eq!(d["input"], json(r#"{"id": 2, "sku": 5, "price": "x", "qty": 1}"#));
     let errors = d["errors"].as_array().expect("errors is a list");
     assert_eq!(errors.len(), 2, "every failing field is reported: {d}");
     for e in errors {
-        assert_eq!(
-            keys(e),
-            BTreeSet::from(["field", "expr", "message", "value"]),
-            "{e}"
-        );
+        assert_eq!(keys(e), BTreeSet::from(["field", "expr", "message", "value"]), "{e}");
     }
     assert_eq!(errors[0]["field"], "sku");
     assert_eq!(errors[0]["expr"], "$.sku | upper");
@@ -277,27 +223,17 @@ fn map_failed_record_exits_2_and_goes_to_the_dead_letter() {
     assert_eq!(errors[1]["field"], "total");
     assert_eq!(errors[1]["expr"], "$.price * $.qty");
     assert_eq!(errors[1]["value"], "x");
-    assert!(
-        errors[1]["message"].as_str().unwrap().contains("number"),
-        "{e}",
-        e = errors[1]
-    );
+    assert!(errors[1]["message"].as_str().unwrap().contains("number"), "{e}", e = errors[1]);
 }
 
 #[test]
 fn map_without_dead_letter_reports_failures_on_stderr() {
     let s = Sandbox::new();
     s.write("orders.yaml", ORDERS);
-    let r = s.run(
-        &["map", "-m", "orders.yaml"],
-        "{\"id\": 9, \"sku\": [1], \"price\": 1, \"qty\": 1}\n",
-    );
+    let r = s.run(&["map", "-m", "orders.yaml"], "{\"id\": 9, \"sku\": [1], \"price\": 1, \"qty\": 1}\n");
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.stdout, "");
-    assert!(
-        r.stderr.contains("sku"),
-        "the failing field is named: {r:?}"
-    );
+    assert!(r.stderr.contains("sku"), "the failing field is named: {r:?}");
     assert_eq!(r.summary(), (0, 0, 1, 0));
 }
 
@@ -308,19 +244,7 @@ fn map_bad_json_line_goes_to_the_dead_letter_and_the_run_goes_on() {
         "in.jsonl",
         "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n{\"id\": 2, \"sku\": oops}\n{\"id\": 3, \"sku\": \"c\", \"price\": 1, \"qty\": 1}\n",
     );
-    let r = s.run(
-        &[
-            "map",
-            "-m",
-            "orders.yaml",
-            "in.jsonl",
-            "--dead-letter",
-            "dead.jsonl",
-            "-o",
-            "out.jsonl",
-        ],
-        "",
-    );
+    let r = s.run(&["map", "-m", "orders.yaml", "in.jsonl", "--dead-letter", "dead.jsonl", "-o", "out.jsonl"], "");
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.summary(), (2, 0, 1, 0));
     assert_eq!(s.read("out.jsonl").lines().count(), 2);
@@ -328,20 +252,10 @@ fn map_bad_json_line_goes_to_the_dead_letter_and_the_run_goes_on() {
     let lines: Vec<&str> = dead.lines().collect();
     assert_eq!(lines.len(), 1, "{dead}");
     let d = json(lines[0]);
-    assert_eq!(
-        keys(&d),
-        BTreeSet::from(["key", "mapping", "version", "at", "errors", "input"]),
-        "{d}"
-    );
-    assert_eq!(
-        d["input"], "{\"id\": 2, \"sku\": oops}",
-        "the raw text is kept"
-    );
+    assert_eq!(keys(&d), BTreeSet::from(["key", "mapping", "version", "at", "errors", "input"]), "{d}");
+    assert_eq!(d["input"], "{\"id\": 2, \"sku\": oops}", "the raw text is kept");
     let message = d["errors"][0]["message"].as_str().unwrap();
-    assert!(
-        message.contains("in.jsonl:2"),
-        "the place is named: {message}"
-    );
+    assert!(message.contains("in.jsonl:2"), "the place is named: {message}");
 }
 
 #[test]
@@ -354,10 +268,7 @@ fn map_output_file_takes_the_records() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "", "records go to -o, not stdout");
-    assert_eq!(
-        s.read("out.jsonl"),
-        "{\"order_id\":\"SO-1\",\"sku\":\"A\",\"total\":4}\n"
-    );
+    assert_eq!(s.read("out.jsonl"), "{\"order_id\":\"SO-1\",\"sku\":\"A\",\"total\":4}\n");
     assert_eq!(r.summary(), (1, 0, 0, 0));
 }
 
@@ -365,7 +276,8 @@ fn map_output_file_takes_the_records() {
 fn map_reads_stdin_as_json_lines() {
     let s = Sandbox::new();
     s.write("orders.yaml", ORDERS);
-    let input = "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n{\"id\": 2, \"sku\": \"b\", \"price\": 1, \"qty\": 2}";
+    let input =
+        "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n{\"id\": 2, \"sku\": \"b\", \"price\": 1, \"qty\": 2}";
     let r = s.run(&["map", "-m", "orders.yaml"], input);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.lines().len(), 2, "the last line needs no newline: {r:?}");
@@ -379,13 +291,7 @@ fn map_reads_a_json_array_on_stdin() {
     let input = "  [\n {\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1},\n {\"id\": 2, \"sku\": \"b\", \"price\": 1, \"qty\": 2}\n]\n";
     let r = s.run(&["map", "-m", "orders.yaml"], input);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(
-        r.lines(),
-        [
-            r#"{"order_id":"SO-1","sku":"A","total":1}"#,
-            r#"{"order_id":"SO-2","sku":"B","total":2}"#
-        ]
-    );
+    assert_eq!(r.lines(), [r#"{"order_id":"SO-1","sku":"A","total":1}"#, r#"{"order_id":"SO-2","sku":"B","total":2}"#]);
 }
 
 #[test]
@@ -395,13 +301,7 @@ fn map_reads_pretty_printed_objects_on_stdin() {
     let input = "{\n  \"id\": 1,\n  \"sku\": \"a\",\n  \"price\": 1,\n  \"qty\": 1\n}\n{\n  \"id\": 2,\n  \"sku\": \"b\",\n  \"price\": 2,\n  \"qty\": 1\n}\n";
     let r = s.run(&["map", "-m", "orders.yaml"], input);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(
-        r.lines(),
-        [
-            r#"{"order_id":"SO-1","sku":"A","total":1}"#,
-            r#"{"order_id":"SO-2","sku":"B","total":2}"#
-        ]
-    );
+    assert_eq!(r.lines(), [r#"{"order_id":"SO-1","sku":"A","total":1}"#, r#"{"order_id":"SO-2","sku":"B","total":2}"#]);
 }
 
 #[test]
@@ -426,20 +326,11 @@ fn map_reads_csv_values_as_text() {
 #[test]
 fn map_reads_yaml_and_json_files() {
     let s = Sandbox::new();
-    s.write(
-        "m.yaml",
-        "mapping: files\nfields:\n  id: $.id\n  price: $.price\n",
-    )
-    .write(
-        "in.yaml",
-        "- id: 1\n  price: 19.90\n- id: 2\n  price: 12345678901234567890\n",
-    )
-    .write("array.json", "[{\"id\": 3, \"price\": 0.10}, {\"id\": 4}]")
-    .write("one.json", "{\"id\": 5, \"price\": 1e2}");
-    let r = s.run(
-        &["map", "-m", "m.yaml", "in.yaml", "array.json", "one.json"],
-        "",
-    );
+    s.write("m.yaml", "mapping: files\nfields:\n  id: $.id\n  price: $.price\n")
+        .write("in.yaml", "- id: 1\n  price: 19.90\n- id: 2\n  price: 12345678901234567890\n")
+        .write("array.json", "[{\"id\": 3, \"price\": 0.10}, {\"id\": 4}]")
+        .write("one.json", "{\"id\": 5, \"price\": 1e2}");
+    let r = s.run(&["map", "-m", "m.yaml", "in.yaml", "array.json", "one.json"], "");
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.lines(),
@@ -461,10 +352,7 @@ fn map_counts_duplicates_and_emits_them_once() {
     let a = "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n";
     let changed = "{\"id\": 1, \"sku\": \"a\", \"price\": 2, \"qty\": 1}\n";
     let other = "{\"id\": 2, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n";
-    let r = s.run(
-        &["map", "-m", "orders.yaml"],
-        &[a, a, other, a, changed].concat(),
-    );
+    let r = s.run(&["map", "-m", "orders.yaml"], &[a, a, other, a, changed].concat());
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
         r.lines(),
@@ -481,47 +369,24 @@ fn map_counts_duplicates_and_emits_them_once() {
 #[test]
 fn map_missing_input_file_exits_1_and_writes_nothing() {
     let s = Sandbox::new();
-    s.write("orders.yaml", ORDERS).write(
-        "in.jsonl",
-        "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n",
-    );
+    s.write("orders.yaml", ORDERS).write("in.jsonl", "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n");
     let r = s.run(
-        &[
-            "map",
-            "-m",
-            "orders.yaml",
-            "in.jsonl",
-            "missing.jsonl",
-            "-o",
-            "out.jsonl",
-            "--dead-letter",
-            "dead.jsonl",
-        ],
+        &["map", "-m", "orders.yaml", "in.jsonl", "missing.jsonl", "-o", "out.jsonl", "--dead-letter", "dead.jsonl"],
         "",
     );
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("missing.jsonl"), "{r:?}");
-    assert!(
-        !s.exists("out.jsonl"),
-        "no output is written for an invalid command line"
-    );
+    assert!(!s.exists("out.jsonl"), "no output is written for an invalid command line");
     assert!(!s.exists("dead.jsonl"));
 }
 
 #[test]
 fn map_with_a_broken_mapping_exits_1_and_writes_nothing() {
     let s = Sandbox::new();
-    s.write("broken.yaml", "mapping: broken\nfields:\n  id: $.id +\n")
-        .write("in.jsonl", "{\"id\": 1}\n");
-    let r = s.run(
-        &["map", "-m", "broken.yaml", "in.jsonl", "-o", "out.jsonl"],
-        "",
-    );
+    s.write("broken.yaml", "mapping: broken\nfields:\n  id: $.id +\n").write("in.jsonl", "{\"id\": 1}\n");
+    let r = s.run(&["map", "-m", "broken.yaml", "in.jsonl", "-o", "out.jsonl"], "");
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("broken.yaml:3:"),
-        "the problem is located: {r:?}"
-    );
+    assert!(r.stderr.contains("broken.yaml:3:"), "the problem is located: {r:?}");
     assert!(!s.exists("out.jsonl"));
     assert_eq!(r.stdout, "");
 }
@@ -540,10 +405,7 @@ fn map_rejects_an_unknown_input_extension() {
     s.write("orders.yaml", ORDERS).write("in.txt", "{}\n");
     let r = s.run(&["map", "-m", "orders.yaml", "in.txt"], "");
     assert_eq!(r.code, 1, "{r:?}");
-    let r = s.run(
-        &["map", "-m", "orders.yaml", "--format", "jsonl", "in.txt"],
-        "",
-    );
+    let r = s.run(&["map", "-m", "orders.yaml", "--format", "jsonl", "in.txt"], "");
     assert_eq!(r.code, 0, "--format overrides the extension: {r:?}");
 }
 
@@ -564,18 +426,10 @@ fn map_output_is_byte_identical_across_runs() {
     let first = s.run(&["map", "-m", "m.yaml", "in.jsonl", "-o", "a.jsonl"], "");
     let second = s.run(&["map", "-m", "m.yaml", "in.jsonl", "-o", "b.jsonl"], "");
     assert_eq!((first.code, second.code), (0, 0), "{first:?}{second:?}");
-    let (a, b) = (
-        std::fs::read(s.path("a.jsonl")).unwrap(),
-        std::fs::read(s.path("b.jsonl")).unwrap(),
-    );
+    let (a, b) = (std::fs::read(s.path("a.jsonl")).unwrap(), std::fs::read(s.path("b.jsonl")).unwrap());
     assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 200);
     assert!(a == b, "two runs differ");
-    let first_line = String::from_utf8(a)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
+    let first_line = String::from_utf8(a).unwrap().lines().next().unwrap().to_string();
     assert_eq!(
         first_line,
         r#"{"id":0,"tags":["b","a"],"obj":{"z":0,"a":1.1,"m":null},"money":59.97,"at":"2026-03-01T15:15:00Z","keys":["z","a","m"]}"#
@@ -596,50 +450,22 @@ fn map_lookup_files_resolve_relative_to_the_mapping() {
 #[test]
 fn map_bad_csv_row_goes_to_the_dead_letter_and_the_run_goes_on() {
     let s = Sandbox::new();
-    s.write("m.yaml", "mapping: csv\nkey: $.id\nfields:\n  id: $.id\n")
-        .write("in.csv", "id,x\n1,2\n3\n4,5\n");
-    let r = s.run(
-        &[
-            "map",
-            "-m",
-            "m.yaml",
-            "in.csv",
-            "--dead-letter",
-            "dead.jsonl",
-        ],
-        "",
-    );
+    s.write("m.yaml", "mapping: csv\nkey: $.id\nfields:\n  id: $.id\n").write("in.csv", "id,x\n1,2\n3\n4,5\n");
+    let r = s.run(&["map", "-m", "m.yaml", "in.csv", "--dead-letter", "dead.jsonl"], "");
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.lines(), [r#"{"id":"1"}"#, r#"{"id":"4"}"#]);
     assert_eq!(r.summary(), (2, 0, 1, 0));
     let dead = s.read("dead.jsonl");
     let d = json(dead.lines().next().unwrap());
     assert_eq!(d["input"], "3");
-    assert!(
-        d["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("in.csv:3"),
-        "{d}"
-    );
+    assert!(d["errors"][0]["message"].as_str().unwrap().contains("in.csv:3"), "{d}");
 }
 
 #[test]
 fn map_unreadable_json_file_goes_to_the_dead_letter_whole() {
     let s = Sandbox::new();
-    s.write("orders.yaml", ORDERS)
-        .write("in.json", "[{\"id\": 1},");
-    let r = s.run(
-        &[
-            "map",
-            "-m",
-            "orders.yaml",
-            "in.json",
-            "--dead-letter",
-            "dead.jsonl",
-        ],
-        "",
-    );
+    s.write("orders.yaml", ORDERS).write("in.json", "[{\"id\": 1},");
+    let r = s.run(&["map", "-m", "orders.yaml", "in.json", "--dead-letter", "dead.jsonl"], "");
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.summary(), (0, 0, 1, 0));
     let d = json(s.read("dead.jsonl").lines().next().unwrap());
@@ -652,10 +478,7 @@ fn map_unfinished_pretty_object_on_stdin_is_a_failed_record() {
     let s = Sandbox::new();
     s.write("orders.yaml", ORDERS);
     let input = "{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n{\n  \"id\": 2,\n  \"sku\": \"b\"\n";
-    let r = s.run(
-        &["map", "-m", "orders.yaml", "--dead-letter", "dead.jsonl"],
-        input,
-    );
+    let r = s.run(&["map", "-m", "orders.yaml", "--dead-letter", "dead.jsonl"], input);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(r.summary(), (1, 0, 1, 0));
     let d = json(s.read("dead.jsonl").lines().next().unwrap());

@@ -10,8 +10,8 @@ use mapwright_engine::{Mapping, Outcome};
 /// Evaluates `expr` against `input` (JSON): the result as compact JSON, or
 /// `error: message`.
 fn eval_in(expr: &str, input: &str) -> String {
-    let program = Program::compile(expr, &Scope::default())
-        .unwrap_or_else(|e| panic!("`{expr}` does not compile: {e}"));
+    let program =
+        Program::compile(expr, &Scope::default()).unwrap_or_else(|e| panic!("`{expr}` does not compile: {e}"));
     let record = Value::from_json(input).unwrap();
     match program.eval(&Ctx::new(&record, &NoHost)) {
         Ok(v) => v.to_json(),
@@ -29,22 +29,12 @@ fn check_table(rows: &[(&str, &str)]) {
     let mut wrong = Vec::new();
     for (expr, want) in rows {
         let got = eval(expr);
-        let ok = if want.starts_with("error") {
-            got.starts_with(want)
-        } else {
-            got == *want
-        };
+        let ok = if want.starts_with("error") { got.starts_with(want) } else { got == *want };
         if !ok {
             wrong.push(format!("  {expr}\n    want {want}\n    got  {got}"));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} rows are wrong:\n{}",
-        wrong.len(),
-        rows.len(),
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "{} of {} rows are wrong:\n{}", wrong.len(), rows.len(), wrong.join("\n"));
 }
 
 /// Significant digits of a plain decimal literal (`0.0333` has 3).
@@ -93,23 +83,15 @@ fn input_numbers_are_exact() {
     assert_eq!(eval_in("$.a + $.b", input), "0.3");
     assert_eq!(eval_in("$.price * 3", input), "59.97");
     assert_eq!(eval_in("number($.text)", input), "1.6");
-    assert_eq!(
-        eval_in("$.tiny * 10", input),
-        "0.000000000000000000000000001"
-    );
+    assert_eq!(eval_in("$.tiny * 10", input), "0.000000000000000000000000001");
     assert_eq!(eval_in("$.tiny", input), "0.0000000000000000000000000001");
 }
 
 #[test]
 fn division_keeps_at_least_28_significant_digits() {
-    for (expr, min_digits) in [
-        ("1 / 3", 28),
-        ("1 / 7", 28),
-        ("2 / 3", 28),
-        ("22 / 7", 28),
-        ("100 / 3", 28),
-        ("10 / 0.3", 28),
-    ] {
+    for (expr, min_digits) in
+        [("1 / 3", 28), ("1 / 7", 28), ("2 / 3", 28), ("22 / 7", 28), ("100 / 3", 28), ("10 / 0.3", 28)]
+    {
         let got = eval(expr);
         let n = significant_digits(&got);
         assert!(n >= min_digits, "{expr} = {got} has {n} significant digits");
@@ -211,10 +193,7 @@ fn ids_beyond_2_pow_53_are_preserved() {
     assert_eq!(eval_in("$.small * 1", input), "9007199254740993");
     assert_eq!(eval_in("$.small - 1 == 9007199254740992", input), "true");
     assert_eq!(eval_in("string($.id)", input), "\"12345678901234567890\"");
-    assert_eq!(
-        eval_in("number(string($.id))", input),
-        "12345678901234567890"
-    );
+    assert_eq!(eval_in("number(string($.id))", input), "12345678901234567890");
     assert_eq!(eval_in("$.max", input), "79228162514264337593543950335");
     assert_eq!(eval_in("$.small == 9007199254740992", input), "false");
 
@@ -223,10 +202,8 @@ fn ids_beyond_2_pow_53_are_preserved() {
         "ids.yaml",
     )
     .unwrap();
-    let record = Value::from_json(
-        r#"{"id": 12345678901234567890, "ids": [9007199254740993, 18446744073709551617]}"#,
-    )
-    .unwrap();
+    let record =
+        Value::from_json(r#"{"id": 12345678901234567890, "ids": [9007199254740993, 18446744073709551617]}"#).unwrap();
     let r = mapping.run(&record);
     assert_eq!(r.key.to_json(), "12345678901234567890");
     match r.outcome {
@@ -240,21 +217,14 @@ fn ids_beyond_2_pow_53_are_preserved() {
 
 #[test]
 fn numbers_beyond_decimal_range_pass_through_unchanged() {
-    for text in [
-        "1e400",
-        "123456789012345678901234567890123456789",
-        "0.1000000000000000000000000000000001",
-        "-1E-400",
-    ] {
+    for text in ["1e400", "123456789012345678901234567890123456789", "0.1000000000000000000000000000000001", "-1E-400"]
+    {
         let v = Value::from_json(text).unwrap();
         assert_eq!(v.to_json(), text, "passes through as written");
     }
     let input = r#"{"huge": 1e400}"#;
     assert_eq!(eval_in("$.huge", input), "1e400");
-    assert!(
-        eval_in("$.huge + 1", input).starts_with("error"),
-        "arithmetic on it is an error, not a wrong number"
-    );
+    assert!(eval_in("$.huge + 1", input).starts_with("error"), "arithmetic on it is an error, not a wrong number");
 }
 
 #[test]
@@ -263,40 +233,26 @@ fn overflow_is_an_error_not_a_wrong_number() {
         ("79228162514264337593543950335 + 1", "error"),
         ("79228162514264337593543950335 * 2", "error"),
         ("-79228162514264337593543950335 - 1", "error"),
-        (
-            "79228162514264337593543950335 * 79228162514264337593543950335",
-            "error",
-        ),
+        ("79228162514264337593543950335 * 79228162514264337593543950335", "error"),
         ("1 / 0", "error"),
         ("1 % 0", "error"),
         ("79228162514264337593543950335 / 0.1", "error"),
         ("sum([79228162514264337593543950335, 1])", "error"),
-        (
-            "79228162514264337593543950335 + 0",
-            "79228162514264337593543950335",
-        ),
-        (
-            "79228162514264337593543950334 + 1",
-            "79228162514264337593543950335",
-        ),
+        ("79228162514264337593543950335 + 0", "79228162514264337593543950335"),
+        ("79228162514264337593543950334 + 1", "79228162514264337593543950335"),
     ]);
 }
 
 #[test]
 fn overflow_fails_the_record_with_the_field_named() {
-    let mapping =
-        Mapping::from_yaml("mapping: o\nfields:\n  total: $.n * $.n\n", "o.yaml").unwrap();
+    let mapping = Mapping::from_yaml("mapping: o\nfields:\n  total: $.n * $.n\n", "o.yaml").unwrap();
     let record = Value::from_json(r#"{"n": 79228162514264337593543950335}"#).unwrap();
     match mapping.apply_value(&record) {
         Outcome::Failed(errors) => {
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].field, "total");
             assert_eq!(errors[0].expr, "$.n * $.n");
-            assert!(
-                errors[0].message.contains("overflow"),
-                "{}",
-                errors[0].message
-            );
+            assert!(errors[0].message.contains("overflow"), "{}", errors[0].message);
         }
         other => panic!("{other:?}"),
     }
@@ -307,49 +263,19 @@ fn overflow_fails_the_record_with_the_field_named() {
 #[test]
 fn timestamps_parse_to_utc_instants() {
     check_table(&[
-        (
-            "timestamp(\"2026-03-01T10:15:00-05:00\")",
-            "\"2026-03-01T15:15:00Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T10:15:00+05:30\")",
-            "\"2026-03-01T04:45:00Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T15:15:00Z\")",
-            "\"2026-03-01T15:15:00Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T15:15:00+00:00\")",
-            "\"2026-03-01T15:15:00Z\"",
-        ),
+        ("timestamp(\"2026-03-01T10:15:00-05:00\")", "\"2026-03-01T15:15:00Z\""),
+        ("timestamp(\"2026-03-01T10:15:00+05:30\")", "\"2026-03-01T04:45:00Z\""),
+        ("timestamp(\"2026-03-01T15:15:00Z\")", "\"2026-03-01T15:15:00Z\""),
+        ("timestamp(\"2026-03-01T15:15:00+00:00\")", "\"2026-03-01T15:15:00Z\""),
         ("timestamp(\"2026-03-01\")", "\"2026-03-01T00:00:00Z\""),
-        (
-            "timestamp(\"2026-03-01T23:30:00-01:00\")",
-            "\"2026-03-02T00:30:00Z\"",
-        ),
+        ("timestamp(\"2026-03-01T23:30:00-01:00\")", "\"2026-03-02T00:30:00Z\""),
         // fractional seconds only when non-zero
-        (
-            "timestamp(\"2026-03-01T10:15:00.000Z\")",
-            "\"2026-03-01T10:15:00Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T10:15:00.250Z\")",
-            "\"2026-03-01T10:15:00.25Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T10:15:00.123456789+01:00\")",
-            "\"2026-03-01T09:15:00.123456789Z\"",
-        ),
-        (
-            "timestamp(\"2026-03-01T10:15:00.5-05:00\")",
-            "\"2026-03-01T15:15:00.5Z\"",
-        ),
+        ("timestamp(\"2026-03-01T10:15:00.000Z\")", "\"2026-03-01T10:15:00Z\""),
+        ("timestamp(\"2026-03-01T10:15:00.250Z\")", "\"2026-03-01T10:15:00.25Z\""),
+        ("timestamp(\"2026-03-01T10:15:00.123456789+01:00\")", "\"2026-03-01T09:15:00.123456789Z\""),
+        ("timestamp(\"2026-03-01T10:15:00.5-05:00\")", "\"2026-03-01T15:15:00.5Z\""),
         // date() is the UTC date
-        (
-            "date(timestamp(\"2026-03-01T22:00:00-05:00\"))",
-            "\"2026-03-02\"",
-        ),
+        ("date(timestamp(\"2026-03-01T22:00:00-05:00\"))", "\"2026-03-02\""),
         ("date(timestamp(\"2026-03-01\"))", "\"2026-03-01\""),
         ("timestamp(null)", "null"),
         ("timestamp(\"2026-03-01T10:15:00\")", "error"),
@@ -381,11 +307,7 @@ fn timestamps_compare_as_instants() {
 
 #[test]
 fn local_times_across_new_york_dst_changes() {
-    let ny = |local: &str| {
-        eval(&format!(
-            "timestamp(\"{local}\", null, \"America/New_York\")"
-        ))
-    };
+    let ny = |local: &str| eval(&format!("timestamp(\"{local}\", null, \"America/New_York\")"));
     // Standard and daylight time around the spring change (2026-03-08).
     assert_eq!(ny("2026-03-08T01:59:00"), "\"2026-03-08T06:59:00Z\"");
     assert_eq!(ny("2026-03-08T03:00:00"), "\"2026-03-08T07:00:00Z\"");
@@ -401,11 +323,8 @@ fn local_times_across_new_york_dst_changes() {
         "\"2026-11-01T06:30:00Z\""
     );
     // Rendering in the zone shows the right abbreviation on each side.
-    let fmt = |utc: &str| {
-        eval(&format!(
-            "format_time(timestamp(\"{utc}\"), \"%Y-%m-%d %H:%M %Z\", \"America/New_York\")"
-        ))
-    };
+    let fmt =
+        |utc: &str| eval(&format!("format_time(timestamp(\"{utc}\"), \"%Y-%m-%d %H:%M %Z\", \"America/New_York\")"));
     assert_eq!(fmt("2026-03-08T06:59:00Z"), "\"2026-03-08 01:59 EST\"");
     assert_eq!(fmt("2026-03-08T07:00:00Z"), "\"2026-03-08 03:00 EDT\"");
     assert_eq!(fmt("2026-11-01T05:30:00Z"), "\"2026-11-01 01:30 EDT\"");
@@ -419,19 +338,11 @@ fn timestamps_in_a_mapping_are_written_as_utc() {
         "t.yaml",
     )
     .unwrap();
-    let record =
-        Value::from_json(r#"{"at": "2026-03-01T10:15:00.000-05:00", "day": "2026-03-01"}"#)
-            .unwrap();
+    let record = Value::from_json(r#"{"at": "2026-03-01T10:15:00.000-05:00", "day": "2026-03-01"}"#).unwrap();
     match mapping.apply_value(&record) {
         Outcome::Mapped(v) => {
-            assert_eq!(
-                v.to_json(),
-                r#"{"at":"2026-03-01T15:15:00Z","day":"2026-03-01T00:00:00Z","later":true}"#
-            );
-            assert!(
-                matches!(v.get("at"), Some(Value::Timestamp(_))),
-                "an instant, not text: {v:?}"
-            );
+            assert_eq!(v.to_json(), r#"{"at":"2026-03-01T15:15:00Z","day":"2026-03-01T00:00:00Z","later":true}"#);
+            assert!(matches!(v.get("at"), Some(Value::Timestamp(_))), "an instant, not text: {v:?}");
         }
         other => panic!("{other:?}"),
     }

@@ -5,7 +5,6 @@
 //! or a lost hint shows up in review.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use mapwright_engine::{FieldError, Mapping, Outcome, Value};
 
@@ -23,15 +22,8 @@ fn split(text: &str) -> (&str, &str) {
 }
 
 fn render_error(out: &mut String, label: &str, e: &FieldError) {
-    let value = e
-        .value
-        .as_ref()
-        .map_or_else(|| "-".to_string(), Value::to_json);
-    let _ = writeln!(
-        out,
-        "  {label}: {} | {} | {} | {value}",
-        e.field, e.expr, e.message
-    );
+    let value = e.value.as_ref().map_or_else(|| "-".to_string(), Value::to_json);
+    let _ = writeln!(out, "  {label}: {} | {} | {} | {value}", e.field, e.expr, e.message);
 }
 
 /// Runs every input line through the mapping and renders the results.
@@ -41,8 +33,7 @@ fn run_records(mapping: &Mapping, input: &str) -> String {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let value = Value::from_json(line)
-            .unwrap_or_else(|e| panic!("input line {} is not JSON: {e}", i + 1));
+        let value = Value::from_json(line).unwrap_or_else(|e| panic!("input line {} is not JSON: {e}", i + 1));
         let record = mapping.run(&value);
         let _ = writeln!(out, "in:  {}", value.to_json());
         let _ = writeln!(out, "key: {}", record.key.to_json());
@@ -74,17 +65,14 @@ fn inputs() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         // Relative to the package root (the test's working directory), so
         // paths in messages are the same on every machine.
-        let base = Path::new("tests/inputs");
+        let base = std::path::Path::new("tests/inputs");
         let (yaml, input) = split(&text);
         let compiled = Mapping::from_yaml_in(yaml, &name, base);
         let rendered = if name.starts_with("err_") {
             match compiled {
                 Ok(_) => panic!("{name} must not compile"),
                 Err(e) => {
-                    assert!(
-                        !e.diagnostics().is_empty(),
-                        "{name}: a spec error lists its diagnostics"
-                    );
+                    assert!(!e.diagnostics().is_empty(), "{name}: a spec error lists its diagnostics");
                     for d in e.diagnostics() {
                         assert_eq!(&*d.file.name, name, "diagnostics name the file");
                     }
