@@ -65,6 +65,7 @@ pub struct Program {
     text: Arc<str>,
     reads: Vec<Read>,
     singular: Option<Read>,
+    lookups: Vec<String>,
 }
 
 impl Program {
@@ -81,6 +82,7 @@ impl Program {
         let mut c = Compiler {
             scope,
             reads: Vec::new(),
+            used_lookups: Vec::new(),
             lambda: 0,
             it_bases: vec![scope.it_base.map(|r| (r.root.clone(), r.keys.clone()))],
         };
@@ -92,7 +94,8 @@ impl Program {
         let mut reads = c.reads;
         reads.sort();
         reads.dedup();
-        Ok(Program { node, text: Arc::from(text), reads, singular })
+        let lookups = c.used_lookups;
+        Ok(Program { node, text: Arc::from(text), reads, singular, lookups })
     }
 
     /// The expression text as written.
@@ -105,6 +108,11 @@ impl Program {
     /// input projection.
     pub fn reads(&self) -> &[Read] {
         &self.reads
+    }
+
+    /// The lookup tables the expression uses, by name.
+    pub fn lookups(&self) -> &[String] {
+        &self.lookups
     }
 
     /// The path, when the whole expression is a plain path of names and
@@ -163,6 +171,7 @@ pub(crate) enum Node {
 struct Compiler<'s, 'a> {
     scope: &'s Scope<'a>,
     reads: Vec<Read>,
+    used_lookups: Vec<String>,
     lambda: usize,
     /// What `it` stands for, innermost last: `None` when it is a computed
     /// value (whose inputs are already read whole).
@@ -553,6 +562,9 @@ impl Compiler<'_, '_> {
             Some(d) => Some(Box::new(self.expr(d)?)),
             None => None,
         };
+        if !self.used_lookups.iter().any(|l| **l == **name) {
+            self.used_lookups.push(name.to_string());
+        }
         Ok(Node::Lookup { table, strict: self.scope.lookups[table].strict, name: name.clone(), key, default, span })
     }
 }

@@ -27,7 +27,7 @@ mod validate;
 use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
-pub use mapping::{FieldError, Lineage, Mapping, Outcome, Record};
+pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, Record};
 pub use mapwright_dsl::Value;
 pub use truth::{Drift, JoinError, Joiner};
 pub use hooks::Limits;

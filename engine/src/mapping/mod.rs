@@ -7,6 +7,7 @@
 //! fields above. All problems of a file are collected and returned
 //! together. Running a record is in `run.rs`.
 
+mod describe;
 mod lookups;
 mod run;
 
@@ -23,6 +24,7 @@ use crate::hooks::Hooks;
 use crate::truth::{OnConflict, TruthRule};
 use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
 
+pub use describe::{Dictionary, FieldInfo};
 pub use run::{FieldError, Lineage, Outcome, Record};
 
 pub(crate) use lookups::{yaml_value, Table};
@@ -62,6 +64,8 @@ pub(crate) struct Compiled {
     pub filter: Option<Program>,
     pub omit_nulls: bool,
     pub tables: Vec<Table>,
+    /// Lookup table names and strictness, in declaration order.
+    pub lookups: Vec<(String, bool)>,
     pub fields: Vec<Field>,
     pub rules: Vec<Check>,
     pub tests: Vec<TestSpec>,
@@ -95,6 +99,7 @@ pub(crate) struct Field {
     pub default: Option<Value>,
     pub omit_null: Option<bool>,
     pub checks: Vec<Check>,
+    pub doc: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -405,6 +410,7 @@ impl Compiler<'_> {
             filter,
             omit_nulls,
             tables,
+            lookups: self.lookups.iter().map(|l| (l.name.clone(), l.strict)).collect(),
             fields,
             rules,
             tests: spec.tests.clone(),
@@ -897,6 +903,7 @@ impl Compiler<'_> {
                 default,
                 omit_null: spec.omit_null,
                 checks,
+                doc: spec.doc.clone(),
             });
         }
         fields

@@ -48,12 +48,18 @@ pub const FIELD_KEYS: &[&str] = &[
     "where",
 ];
 
-const CHECK_KEYS: &[&str] = &["when", "rule", "pattern", "enum", "min", "max", "message", "severity"];
-const RULE_KEYS: &[&str] = &["rule", "message", "severity"];
-const LOOKUP_KEYS: &[&str] = &["inline", "file", "key", "value", "strict", "format"];
-const HOOK_KEYS: &[&str] = &["script", "inline", "before", "after", "limits"];
-const TEST_KEYS: &[&str] = &["name", "input", "inputs", "expect", "expect_error"];
-const SOURCE_KEYS: &[&str] = &["key", "updated_at"];
+/// Keys of a `checks:` entry.
+pub const CHECK_KEYS: &[&str] = &["when", "rule", "pattern", "enum", "min", "max", "message", "severity"];
+/// Keys of a `validate:` rule.
+pub const RULE_KEYS: &[&str] = &["rule", "message", "severity"];
+/// Keys of a lookup table.
+pub const LOOKUP_KEYS: &[&str] = &["inline", "file", "key", "value", "strict", "format"];
+/// Keys of `hooks:`.
+pub const HOOK_KEYS: &[&str] = &["script", "inline", "before", "after", "limits"];
+/// Keys of a `tests:` entry.
+pub const TEST_KEYS: &[&str] = &["name", "input", "inputs", "expect", "expect_error"];
+/// Keys of a source.
+pub const SOURCE_KEYS: &[&str] = &["key", "updated_at"];
 
 /// A whole mapping file.
 #[derive(Clone, Debug, Default)]
