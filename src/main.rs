@@ -34,6 +34,14 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Show where every output field came from (source, expression, inputs read).
     Explain(cmd::explain::Args),
+    /// Run the fixture tests declared in mappings (`tests:`); --update writes expect files.
+    Test(cmd::test::Args),
+    /// Print a mapping's data dictionary (Markdown or HTML).
+    Doc(cmd::doc::Args),
+    /// Print the JSON Schema of mapping or pipeline files, for editors.
+    Schema(cmd::schema::Args),
+    /// Scaffold a new mapping from a sample record.
+    New(cmd::new::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +55,10 @@ fn main() -> ExitCode {
         Command::Map(args) => cmd::map::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Explain(args) => cmd::explain::run(args),
+        Command::Test(args) => cmd::test::run(args),
+        Command::Doc(args) => cmd::doc::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
+        Command::New(args) => cmd::new::run(args),
     };
     ExitCode::from(code)
 }

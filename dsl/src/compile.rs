@@ -226,6 +226,11 @@ impl Compiler<'_, '_> {
 
     fn bare_name(&self, name: &str, span: Span) -> CompileError {
         let err = CompileError::new(Code::BareName, span, format!("unknown name `{name}`"));
+        if let Some(b) = functions::builtin(name) {
+            if b.max_args == 0 {
+                return err.hint(format!("`{name}` is a function: call it as {name}()"));
+            }
+        }
         if functions::builtin(name).is_some() || self.scope.functions.iter().any(|f| f.name == name) {
             return err.hint(format!("`{name}` is a function: call it as {name}(…) or pipe into it: x | {name}"));
         }
@@ -287,7 +292,7 @@ impl Compiler<'_, '_> {
                         Span::new(span.start, span.start + 2),
                         "`it` is only defined inside `each:`, map(), filter() and the other list functions",
                     )
-                    .hint("read the input record with $"));
+                    .hint("read the input record with $, or an output field above with out.<field>"));
                 }
                 Base::It
             }
@@ -463,6 +468,13 @@ impl Compiler<'_, '_> {
                     },
                     None => None,
                 };
+                for (i, n) in nodes.iter().enumerate() {
+                    if let Node::Const(v) = n {
+                        if let Some((message, hint)) = functions::check_literal(b.name, i, v) {
+                            return Err(CompileError::new(Code::BadArgument, args[i].span, message).hint(hint));
+                        }
+                    }
+                }
                 Ok(Node::Call(b, nodes.into(), regex, span))
             }
             Imp::Special(Special::Lookup) => self.lookup(args, span),

@@ -304,8 +304,10 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 return Ok(Value::Bool(false));
             }
             let ord = compare(l, r).ok_or_else(|| {
-                EvalError::new(span, format!("cannot compare {} with {}", l.describe(), r.describe()))
-                    .with_value(r.clone())
+                // Blame the operand that is not a plain comparable value
+                // (in `$.amount > 0` that is the record's field).
+                let bad = if matches!(l, Value::Number(_) | Value::Timestamp(_)) && !matches!(r, Value::Number(_) | Value::Timestamp(_)) { r } else { l };
+                EvalError::new(span, format!("cannot compare {} with {}", l.describe(), r.describe())).with_value(bad.clone())
             })?;
             return Ok(Value::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,
@@ -344,6 +346,16 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 BinaryOp::Div => x.checked_div(y),
                 _ => x.checked_rem(y),
             };
+            // rust_decimal keeps 28 decimal places: a non-zero product or
+            // quotient that rounds to zero is an underflow, not a 0.
+            if let Some(z) = result {
+                if z.is_zero() && !x.is_zero() && matches!(op, BinaryOp::Mul | BinaryOp::Div) && !y.is_zero() {
+                    return Err(EvalError::new(
+                        span,
+                        format!("number underflow in {x} {} {y}: the result is below the exact decimal range (28 decimal places)", op.symbol()),
+                    ));
+                }
+            }
             result.map(Value::dec).ok_or_else(|| {
                 EvalError::new(
                     span,

@@ -75,10 +75,34 @@ pub fn parse(text: &str) -> Result<Expr, CompileError> {
     build_expr(expr.into_inner())
 }
 
-/// Rejects pathological nesting before the recursive parser sees it.
+/// Most operators in one expression. Each operator can add a level to the
+/// syntax tree, and the parser, compiler and evaluator recurse over it, so
+/// this bounds their stack use on hostile input.
+pub const MAX_OPERATORS: usize = 512;
+
+/// Rejects pathological nesting and operator chains before the recursive
+/// parser sees them.
 fn check_nesting(text: &str) -> Result<(), CompileError> {
     let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    let mut operators = 0usize;
     for (i, c) in text.char_indices() {
+        let word = |w: &str| {
+            text[i..].starts_with(w)
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+                && !text[i + w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        };
+        if matches!(c, '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '?' | '|') || word("not") || word("and") || word("or") {
+            operators += 1;
+            if operators > MAX_OPERATORS {
+                return Err(CompileError::new(
+                    Code::Syntax,
+                    Span::new(i, i + c.len_utf8()),
+                    format!("expression has more than {MAX_OPERATORS} operators"),
+                )
+                .hint("split it into several fields and combine them with out.x"));
+            }
+        }
         match c {
             '(' | '[' | '{' => {
                 depth += 1;
@@ -111,12 +135,35 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> CompileError {
         pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
+    if let Some(q) = text[pos..].chars().next().filter(|c| *c == '"' || *c == '\'') {
+        if unterminated(&text[pos..], q) {
+            return CompileError::new(Code::Syntax, Span::new(pos, text.len()), "unterminated string")
+                .hint(format!("add the closing {q}"));
+        }
+    }
     let mut err =
         CompileError::new(Code::Syntax, Span::new(pos, end), format!("unexpected {found}, expected {expected}"));
     if let Some(hint) = syntax_hint(text, pos) {
         err = err.hint(hint);
     }
     err
+}
+
+/// Whether a string literal starting at `rest` (with quote `q`) never closes.
+fn unterminated(rest: &str, q: char) -> bool {
+    let mut chars = rest.chars().skip(1).peekable();
+    while let Some(c) = chars.next() {
+        if q == '"' && c == '\\' {
+            chars.next();
+        } else if c == q {
+            if q == '\'' && chars.peek() == Some(&'\'') {
+                chars.next();
+                continue;
+            }
+            return false;
+        }
+    }
+    true
 }
 
 fn describe_expected(rules: &[Rule]) -> String {
@@ -679,5 +726,11 @@ mod tests {
         assert!(shape("upper(").starts_with("error: unexpected end of the expression"));
         assert!(shape("").starts_with("error: empty expression"));
         assert!(shape(&"(".repeat(100)).contains("nested deeper"));
+        assert!(shape(&format!("{}true", "not ".repeat(2000))).contains("more than 512 operators"));
+        assert!(shape(&format!("{}1", "-".repeat(20000))).contains("more than 512 operators"));
+        assert!(shape(&"1+".repeat(5000)).contains("more than 512 operators"));
+        assert!(shape("\"abc").starts_with("error: unterminated string"));
+        assert!(shape("'abc''").starts_with("error: unterminated string"));
+        assert_eq!(shape("$.not_a + $.order"), "($.not_a + $.order)");
     }
 }

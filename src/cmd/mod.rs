@@ -1,10 +1,14 @@
 //! Subcommands, one module each, plus the helpers they share.
 
 pub mod check;
+pub mod doc;
 pub mod explain;
 mod inputs;
 pub mod map;
+pub mod new;
 pub mod replay;
+pub mod schema;
+pub mod test;
 
 use std::io::IsTerminal;
 

@@ -319,6 +319,19 @@ pub fn reference_markdown() -> String {
     out
 }
 
+/// Checks a literal argument at load time (rounding modes, time zones,
+/// time formats), so a typo is a located diagnostic instead of a failure
+/// of every record. Returns the message and a hint.
+pub(crate) fn check_literal(name: &str, index: usize, v: &Value) -> Option<(String, String)> {
+    let Value::String(text) = v else { return None };
+    match (name, index) {
+        ("round", 2) => number::check_mode(text),
+        ("timestamp" | "format_time", 2) => time::check_zone(text),
+        ("format_time", 1) => time::check_format(text),
+        _ => None,
+    }
+}
+
 /// Looks a builtin up by name.
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -41,6 +41,28 @@ pub(crate) fn zone(name: &str) -> Result<TimeZone, FnError> {
     })
 }
 
+/// A load-time check of a literal time zone name.
+pub(crate) fn check_zone(name: &str) -> Option<(String, String)> {
+    if TimeZone::get(name).is_ok() {
+        return None;
+    }
+    let names: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
+    let hint = match crate::error::nearest(name, names.iter().map(String::as_str)) {
+        Some(n) => format!("did you mean \"{n}\"?"),
+        None => "use an IANA name such as \"America/New_York\", \"Europe/Berlin\" or \"UTC\"".to_string(),
+    };
+    Some((format!("unknown time zone \"{name}\""), hint))
+}
+
+/// A load-time check of a literal strftime format.
+pub(crate) fn check_format(format: &str) -> Option<(String, String)> {
+    let probe = Timestamp::UNIX_EPOCH.to_zoned_datetime(TimeZone::UTC);
+    match jiff::fmt::strtime::format(format.as_bytes(), &probe) {
+        Ok(_) => None,
+        Err(e) => Some((format!("invalid time format \"{format}\": {e}"), "use strftime directives such as %Y-%m-%d %H:%M:%S".into())),
+    }
+}
+
 /// Parses text as an instant: RFC 3339 with an offset or `Z`, a date alone
 /// (midnight UTC), or a local date-time (`T` or space separated) read in `tz`.
 pub(crate) fn parse_instant(text: &str, tz: Option<&TimeZone>) -> Result<Timestamp, FnError> {
