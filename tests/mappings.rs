@@ -11,6 +11,8 @@
 //!   a batch of filtered records expects `[]`).
 //! - `expect_error:` — some record must fail with that text in one of its
 //!   failure messages.
+//! - `inputs: {source: file}` (multi-source mappings) — the files are joined
+//!   by key; the expected file is the array of mapped records in join order.
 //!
 //! Every outcome (output, failures, warnings) of a mapping is also written
 //! to one insta snapshot per mapping file, so any change in what a mapping
@@ -69,30 +71,42 @@ fn run_test(
 ) -> String {
     let name = test.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
     assert!(
-        test.inputs.is_empty(),
-        "{name}: multi-source `inputs:` are not supported by this test yet"
-    );
-    let input = test
-        .input
-        .as_ref()
-        .unwrap_or_else(|| panic!("{name}: a test needs `input:`"));
-    assert!(
         test.expect.is_some() || test.expect_error.is_some(),
         "{name}: a test needs `expect:` or `expect_error:`"
     );
-
     let mut out = String::new();
-    let _ = writeln!(out, "## {name}\ninput: {}", input.value);
-    let input_value = read_json(&dir.join(&input.value));
-    let (records, is_batch) = match &input_value {
-        Value::Array(items) => (items.to_vec(), true),
-        _ => (vec![input_value.clone()], false),
+    // A multi-source test joins one file per source; its expected file is
+    // the array of mapped records, in join order.
+    let (results, is_batch) = if test.inputs.is_empty() {
+        let input = test.input.as_ref().unwrap_or_else(|| panic!("{name}: a test needs `input:`"));
+        let _ = writeln!(out, "## {name}\ninput: {}", input.value);
+        let input_value = read_json(&dir.join(&input.value));
+        let (records, is_batch) = match &input_value {
+            Value::Array(items) => (items.to_vec(), true),
+            _ => (vec![input_value.clone()], false),
+        };
+        (records.iter().map(|r| mapping.run(r)).collect::<Vec<_>>(), is_batch)
+    } else {
+        let _ = writeln!(out, "## {name}");
+        let names = mapping.sources();
+        let mut joiner = mapwright_engine::Joiner::new(mapping);
+        for (source, file) in &test.inputs {
+            let _ = writeln!(out, "input {}: {}", source.text, file.value);
+            let i = names.iter().position(|n| *n == source.text).unwrap_or_else(|| panic!("{name}: unknown source {}", source.text));
+            let path = dir.join(&file.value);
+            let reader = mapwright_engine::input::open(&mapwright_engine::input::Source::File(path.clone()), None, None)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            for record in reader {
+                let value = record.value.unwrap_or_else(|e| panic!("{name}: {}", e.message));
+                joiner.add(i, value).unwrap_or_else(|e| panic!("{name}: {}: {}", e.source, e.message));
+            }
+        }
+        (joiner.finish().map(|(key, records)| mapping.run_joined(&key, &records)).collect(), true)
     };
 
     let mut mapped = Vec::new();
     let mut failures = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        let r = mapping.run(record);
+    for (i, r) in results.iter().enumerate() {
         let _ = writeln!(out, "\nrecord {i}: key {}", r.key.to_json());
         match &r.outcome {
             Outcome::Mapped(v) => {
@@ -111,6 +125,9 @@ fn run_test(
         }
         for w in &r.warnings {
             render_error(&mut out, "warning", w);
+        }
+        for d in &r.drift {
+            let _ = writeln!(out, "drift: {} | winner {} | {}", d.field, d.winner, d.values.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", "));
         }
     }
 

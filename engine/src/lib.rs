@@ -71,3 +71,13 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod thread_safety {
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_mapping_can_be_shared_between_threads() {
+        send_sync::<crate::Mapping>();
+    }
+}

@@ -14,9 +14,11 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mapwright_engine::input::Format;
 use mapwright_engine::{output, FieldError, Mapping, Outcome, Record, Value};
 
 use super::inputs;
+use super::parallel::{self, Done};
 
 /// Arguments of `map`.
 #[derive(clap::Args)]
@@ -41,6 +43,10 @@ pub struct Args {
     /// Input format when the extension does not tell (json, jsonl, csv, yaml).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// Threads mapping JSON Lines files (default: every core); the output
+    /// order and bytes are the same for any number.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 fn create(path: &Option<PathBuf>) -> std::io::Result<Option<BufWriter<File>>> {
@@ -55,7 +61,6 @@ pub(super) struct Emitter<'m> {
     drift: Option<BufWriter<File>>,
     /// Key hash → output hash: 16 bytes per distinct key.
     seen: HashMap<u64, u64>,
-    line: String,
     mapped: u64,
     filtered: u64,
     failed: u64,
@@ -90,7 +95,6 @@ impl<'m> Emitter<'m> {
             dead,
             drift,
             seen: HashMap::new(),
-            line: String::with_capacity(4096),
             mapped: 0,
             filtered: 0,
             failed: 0,
@@ -103,10 +107,6 @@ impl<'m> Emitter<'m> {
 
     /// Routes one record's result; `input` gives the full input for a dead letter.
     pub(super) fn record(&mut self, origin: &str, r: Record, input: impl FnOnce() -> Value) -> std::io::Result<()> {
-        self.warnings += r.warnings.len() as u64;
-        for w in &r.warnings {
-            eprintln!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message);
-        }
         for d in &r.drift {
             self.conflicts += 1;
             if let Some(f) = &mut self.drift {
@@ -115,32 +115,53 @@ impl<'m> Emitter<'m> {
                 f.write_all(text.as_bytes())?;
             }
         }
-        match r.outcome {
+        let warnings =
+            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect();
+        let done = match r.outcome {
             Outcome::Mapped(v) => {
-                self.line.clear();
-                mapwright_dsl::json::write_value(&mut self.line, &v);
-                if !r.key.is_null() {
-                    let hash = fingerprint(&self.line);
-                    let key = fingerprint(&r.key.to_json());
+                let line = v.to_json();
+                let fp = (!r.key.is_null()).then(|| (fingerprint(&r.key.to_json()), fingerprint(&line)));
+                Done::Mapped(line, fp, warnings)
+            }
+            Outcome::Filtered => Done::Filtered(warnings),
+            Outcome::Failed(errors) => {
+                let line = output::dead_letter(self.mapping, &r.key, &errors, &input());
+                Done::Failed(origin.to_string(), errors, line, warnings)
+            }
+        };
+        self.done(done)
+    }
+
+    /// Writes one finished record: the single place where duplicates are
+    /// detected and lines are written, for the sequential and the parallel
+    /// paths alike.
+    pub(super) fn done(&mut self, d: Done) -> std::io::Result<()> {
+        let warnings = match &d {
+            Done::Mapped(_, _, w) | Done::Filtered(w) | Done::Failed(_, _, _, w) => w,
+        };
+        self.warnings += warnings.len() as u64;
+        for w in warnings {
+            eprintln!("{w}");
+        }
+        match d {
+            Done::Mapped(mut line, fp, _) => {
+                if let Some((key, hash)) = fp {
                     if self.seen.get(&key) == Some(&hash) {
                         self.duplicates += 1;
                         return Ok(());
                     }
                     self.seen.insert(key, hash);
                 }
-                self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())?;
+                line.push('\n');
+                self.out.write_all(line.as_bytes())?;
                 self.mapped += 1;
                 Ok(())
             }
-            Outcome::Filtered => {
+            Done::Filtered(_) => {
                 self.filtered += 1;
                 Ok(())
             }
-            Outcome::Failed(errors) => {
-                let line = output::dead_letter(self.mapping, &r.key, &errors, &input());
-                self.fail(origin, &errors, line)
-            }
+            Done::Failed(origin, errors, line, _) => self.fail(&origin, &errors, line),
         }
     }
 
@@ -267,8 +288,12 @@ pub fn run(args: Args) -> u8 {
             return super::INVALID;
         }
     };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let all_jsonl = !args.inputs.is_empty()
+        && args.inputs.iter().all(|p| format.or_else(|| Format::from_path(p)) == Some(Format::Jsonl));
     let result = match joined {
         Some(j) => map_joined(&mut em, &mapping, j),
+        None if threads > 1 && all_jsonl => map_parallel(&mut em, &mapping, &args.inputs, threads),
         None => map_plain(&mut em, &mapping, plain),
     };
     match result {
@@ -299,6 +324,15 @@ fn map_plain(
                 em.record(&record.origin, r, || record.full().unwrap_or_else(|| value.clone()))?;
             }
         }
+    }
+    Ok(None)
+}
+
+fn map_parallel(em: &mut Emitter, mapping: &Mapping, inputs: &[PathBuf], threads: usize) -> std::io::Result<Option<usize>> {
+    for path in inputs {
+        let file = File::open(path)?;
+        let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, file));
+        parallel::run(em, mapping, reader, &path.display().to_string(), threads)?;
     }
     Ok(None)
 }

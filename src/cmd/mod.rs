@@ -6,6 +6,7 @@ pub mod explain;
 mod inputs;
 pub mod map;
 pub mod new;
+mod parallel;
 pub mod replay;
 pub mod schema;
 pub mod test;

@@ -97,10 +97,16 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
             match loaded {
                 Ok(entries) => table.entries = entries,
                 Err(message) => {
+                    // A missing column is the `key:`/`value:` setting's fault.
+                    let loc = match (&spec.key, &spec.value) {
+                        (Some(k), _) if message.starts_with(&format!("no column `{}`", k.value)) => k.loc,
+                        (_, Some(v)) if message.starts_with(&format!("no column `{}`", v.value)) => v.loc,
+                        _ => path.loc,
+                    };
                     diags.push(Diagnostic::spec(
                         file,
                         SpecCode::BadLookupFile,
-                        path.loc,
+                        loc,
                         format!("lookup file {}: {message}", path.value),
                     ));
                     return None;

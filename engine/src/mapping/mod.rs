@@ -244,7 +244,15 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
 /// A YAML syntax error as a diagnostic.
 pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
     let text = e.to_string();
-    let message = text.lines().next().unwrap_or("invalid YAML").to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    // saphyr says "error: line 4 column 9: unclosed quote"; the place is
+    // shown by the diagnostic itself.
+    let mut message = first.trim_start_matches("error: ").to_string();
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((_, tail)) = rest.split_once(": ") {
+            message = tail.to_string();
+        }
+    }
     let message = message.split(" at line ").next().unwrap_or(&message).trim_end_matches(['.', ' ']).to_string();
     let (offset, len) = match e.location() {
         Some(l) => {
@@ -253,12 +261,26 @@ pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnost
             let line_start: usize = file.text.split_inclusive('\n').take(line - 1).map(str::len).sum();
             let line_text = file.text[line_start.min(file.text.len())..].lines().next().unwrap_or("");
             let col_off: usize = line_text.chars().take(col - 1).map(char::len_utf8).sum();
-            (line_start + col_off, 1)
+            let word = line_text[col_off.min(line_text.len())..].split(':').next().unwrap_or("").trim_end().len();
+            (line_start + col_off, word.max(1))
         }
         None => (0, 0),
     };
-    Diagnostic::at(file, SpecCode::YamlSyntax.as_str(), offset, len, format!("invalid YAML: {message}"))
-        .with_hint("check the indentation and the quotes; expressions that start with a YAML symbol ([ { ' \" * & ! | >) must be quoted")
+    let (message, hint) = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        (format!("`{key}` is defined twice in the same block"), "each key may appear once: rename one or merge them".to_string())
+    } else if message.contains("mapping values are not allowed") {
+        (
+            format!("invalid YAML: {message}"),
+            "check the indentation, and quote any expression that contains `: ` (like `{b: 20}`) or ` #`: write it in '…' quotes".to_string(),
+        )
+    } else {
+        (
+            format!("invalid YAML: {message}"),
+            "check the indentation and the quotes; expressions that start with a YAML symbol ([ { ' \" * & ! | >) must be quoted".to_string(),
+        )
+    };
+    Diagnostic::at(file, SpecCode::YamlSyntax.as_str(), offset, len, message).with_hint(hint)
 }
 
 struct Compiler<'f> {

@@ -194,6 +194,23 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
             };
         }
     };
+    // A single-source record is a JSON object; anything else is a data
+    // error worth a dead letter, not an empty output.
+    if sources.is_empty() && !matches!(input, Value::Object(_)) {
+        let error = FieldError {
+            field: String::new(),
+            expr: "$".into(),
+            message: format!("a record must be a JSON object, got {}", input.describe()),
+            value: Some(input.clone()),
+        };
+        return Record {
+            key: Value::Null,
+            outcome: Outcome::Failed(vec![error]),
+            warnings: Vec::new(),
+            drift: Vec::new(),
+            lineage: Vec::new(),
+        };
+    }
     let mut ctx = Ctx::new(input, &host);
     ctx.sources = sources;
     let mut b = Builder {
@@ -480,8 +497,15 @@ impl Builder<'_> {
     }
 
     fn checks(&mut self, checks: &[Check], value: &Value, ctx: &Ctx, name: &str) {
+        let mut wrong_type = false;
         for c in checks {
+            // After a type error, bounds and patterns only repeat it.
+            let about_value = !matches!(c.kind, crate::validate::CheckKind::Rule(_) | crate::validate::CheckKind::Required);
+            if wrong_type && about_value {
+                continue;
+            }
             if let Some(failure) = c.run(value, ctx) {
+                wrong_type |= matches!(c.kind, crate::validate::CheckKind::Type(_));
                 let mut e =
                     FieldError { field: name.to_string(), expr: failure.rule, message: failure.message, value: None };
                 if !value.is_null() {

@@ -362,6 +362,8 @@ pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
             spec.fields_loc = Some(n.loc);
             spec.fields = decode_fields(d, n);
         }
+        // A misspelt `fields:` is already reported with its fix.
+        None if entries.iter().any(|(k, _)| mapwright_dsl::nearest(&k.text, ["fields"]).is_some()) => {}
         None => {
             d.hint(
                 SpecCode::MissingKey,
