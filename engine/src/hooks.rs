@@ -52,8 +52,10 @@ impl Default for Limits {
             max_call_levels: 32,
             max_expr_depth: 64,
             max_string_size: 1 << 20,
-            max_array_size: 100_000,
-            max_map_size: 10_000,
+            // Rhai re-measures a container on every insert, so generous
+            // sizes make a runaway `push` loop slow to stop.
+            max_array_size: 10_000,
+            max_map_size: 2_000,
         }
     }
 }
@@ -204,19 +206,29 @@ impl Hooks {
                 return None;
             }
         };
+        // Top-level code runs once, now (never per call): an `import` or
+        // another failure there is a load-time diagnostic.
+        if let Err(e) = engine.run_ast(&ast) {
+            let at = match &place {
+                ScriptPlace::File(sf) => Diagnostic::at(sf, SpecCode::BadHook.as_str(), 0, 1, describe(&e)),
+                ScriptPlace::Inline(start) => Diagnostic::at(file, SpecCode::BadHook.as_str(), *start, 1, describe(&e)),
+            };
+            diags.push(at.with_hint("keep only function definitions at the top level of a hook script"));
+            return None;
+        }
         let functions: Vec<(String, usize)> = ast
             .iter_functions()
             .filter(|f| f.access != rhai::FnAccess::Private)
             .map(|f| (f.name.to_string(), f.params.len()))
             .collect();
-        let mut ok = true;
+        let mut before = spec.before.as_ref().map(|b| b.value.clone());
+        let mut after = spec.after.as_ref().map(|a| a.value.clone());
         for (name, _) in &functions {
             if mapwright_dsl::functions::builtin(name).is_some() {
                 diags.push(
                     Diagnostic::spec(file, SpecCode::BadHook, spec.loc, format!("hook function `{name}` has the name of a builtin function"))
                         .with_hint(format!("rename it in the script (for example `my_{name}`), or mark it `private` if it is only a helper")),
                 );
-                ok = false;
             }
         }
         for (which, name, arity) in [("before", &spec.before, 1), ("after", &spec.after, 2)] {
@@ -230,7 +242,11 @@ impl Hooks {
                         name.loc,
                         format!("`{which}: {}` must take {arity} parameter{}, the script's takes {a}", name.value, if arity == 1 { "" } else { "s" }),
                     ));
-                    ok = false;
+                    if which == "before" {
+                        before = None
+                    } else {
+                        after = None
+                    }
                 }
                 None => {
                     let hint = match mapwright_dsl::nearest(&name.value, functions.iter().map(|(n, _)| n.as_str())) {
@@ -241,25 +257,26 @@ impl Hooks {
                         Diagnostic::spec(file, SpecCode::BadHook, name.loc, format!("`{which}:` names `{}`, which the script does not define", name.value))
                             .with_hint(hint),
                     );
-                    ok = false;
+                    if which == "before" {
+                        before = None
+                    } else {
+                        after = None
+                    }
                 }
             }
         }
-        ok.then(|| Hooks {
-            engine,
-            ast,
-            functions,
-            before: spec.before.as_ref().map(|b| b.value.clone()),
-            after: spec.after.as_ref().map(|a| a.value.clone()),
-            file: path,
-            source,
-        })
+        // Even with a bad `before:`/`after:` the functions stay known, so
+        // expressions calling them report nothing misleading.
+        Some(Hooks { engine, ast, functions, before, after, file: path, source })
     }
 
     fn call_named(&self, name: &str, args: Vec<Dynamic>) -> Result<Dynamic, String> {
         let mut scope = rhai::Scope::new();
+        // Only functions are allowed at the top level, so there is nothing
+        // to run before the call.
+        let options = rhai::CallFnOptions::new().eval_ast(false).rewind_scope(true);
         self.engine
-            .call_fn::<Dynamic>(&mut scope, &self.ast, name, args)
+            .call_fn_with_options::<Dynamic>(options, &mut scope, &self.ast, name, args)
             .map_err(|e| describe(&e))
     }
 
@@ -322,6 +339,9 @@ pub(crate) fn to_dynamic(v: &Value) -> Dynamic {
     match v {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => Dynamic::from_bool(*b),
+        // Every number crosses as an exact decimal, whole ones too: as
+        // Rhai integers, `qty / 2` would silently truncate. (Ranges take
+        // `n.to_int()`.)
         Value::Number(n) => match n.to_decimal() {
             Ok(d) => Dynamic::from_decimal(d),
             Err(_) => Dynamic::from(v.to_json()),

@@ -856,7 +856,13 @@ impl Compiler<'_> {
                     };
                     match self.program(src, &scope) {
                         Some(p) => FieldValue::Expr(p),
-                        None => continue,
+                        None => {
+                            // Still check the field's checks, so every
+                            // problem of the file shows in one run.
+                            out.defined.push(abs.clone());
+                            let _ = self.checks(&spec.checks, out, element, it_base, &lookups);
+                            continue;
+                        }
                     }
                 }
                 (FieldBody::Nothing, None) => FieldValue::Const(Value::Null),

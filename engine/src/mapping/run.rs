@@ -215,6 +215,7 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
     ctx.sources = sources;
     let mut b = Builder {
         errors: Vec::new(),
+        incomplete: false,
         warnings: Vec::new(),
         drift: Vec::new(),
         lineage: lineage.then(Vec::new),
@@ -257,9 +258,10 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
     }
     let mut out = Value::object(Map::with_capacity(m.fields.len()));
     b.fields(m, &m.fields, &ctx, &mut out, &[], Prefix::Root);
-    // Record rules read the finished output: once a field has failed they
-    // would only add noise about a half-built record.
-    if b.errors.is_empty() {
+    // Record rules read the finished output: they run when every field has
+    // a value (failed checks leave the output complete, and their rules
+    // are listed too), not when a field's expression failed.
+    if !b.incomplete {
         for rule in &m.rules {
             let rctx = ctx.with_out(&out);
             if let Some(f) = rule.run(&Value::Null, &rctx) {
@@ -300,6 +302,8 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
 
 struct Builder<'m> {
     errors: Vec<FieldError>,
+    /// Whether some field has no value (its expression failed).
+    incomplete: bool,
     warnings: Vec<FieldError>,
     drift: Vec<crate::truth::Drift>,
     lineage: Option<Vec<Lineage>>,
@@ -358,6 +362,7 @@ impl Builder<'_> {
     }
 
     fn fail(&mut self, field: String, expr: &str, e: mapwright_dsl::EvalError) {
+        self.incomplete = true;
         self.errors.push(FieldError { field, expr: expr.to_string(), message: e.message, value: e.value });
     }
 
@@ -532,6 +537,7 @@ impl Builder<'_> {
             Ok(Value::Null) => return Some(Value::Null),
             Ok(Value::Array(items)) => items,
             Ok(other) => {
+                self.incomplete = true;
                 self.errors.push(FieldError {
                     field: name.to_string(),
                     expr: list.text().to_string(),
