@@ -90,11 +90,7 @@ impl Mapping {
 fn collect(mapping: &Mapping, fields: &[Field], prefix: &str, out: &mut Vec<FieldInfo>) {
     let names = &mapping.inner.sources;
     for f in fields {
-        let path = if prefix.is_empty() {
-            f.path.join(".")
-        } else {
-            format!("{prefix}.{}", f.path.join("."))
-        };
+        let path = if prefix.is_empty() { f.path.join(".") } else { format!("{prefix}.{}", f.path.join(".")) };
         let type_name = f.checks.iter().find_map(|c| match &c.kind {
             crate::validate::CheckKind::Type(t) => Some(t.to_string()),
             _ => None,

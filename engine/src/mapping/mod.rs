@@ -17,10 +17,10 @@ use std::sync::Arc;
 use mapwright_dsl::{HostFn, LookupDecl, Program, Projection, Read, ReadRoot, Scope, Str, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
+use crate::hooks::Hooks;
 use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, PreferSpec, TestSpec};
 use crate::spec::yaml::{Node, Yaml};
 use crate::spec::{Decoder, ExprSrc};
-use crate::hooks::Hooks;
 use crate::truth::{OnConflict, TruthRule};
 use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
 
@@ -268,7 +268,10 @@ pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnost
     };
     let (message, hint) = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
         let key = key.split(',').next().unwrap_or(key).trim();
-        (format!("`{key}` is defined twice in the same block"), "each key may appear once: rename one or merge them".to_string())
+        (
+            format!("`{key}` is defined twice in the same block"),
+            "each key may appear once: rename one or merge them".to_string(),
+        )
     } else if message.contains("mapping values are not allowed") {
         (
             format!("invalid YAML: {message}"),
@@ -356,7 +359,8 @@ impl Compiler<'_> {
         let sources = self.sources(spec);
         let names = self.sources.clone();
         let fns = self.functions.clone();
-        let record_scope = Scope { lookups: &self.lookups.clone(), sources: &names, functions: &fns, ..Scope::default() };
+        let record_scope =
+            Scope { lookups: &self.lookups.clone(), sources: &names, functions: &fns, ..Scope::default() };
         let key = spec.key.as_ref().and_then(|k| self.program(k, &record_scope));
         let filter = spec.filter.as_ref().and_then(|f| self.program(f, &record_scope));
         let omit_nulls = match &spec.nulls {
@@ -385,8 +389,13 @@ impl Compiler<'_> {
             .filter_map(|r| {
                 let rule = r.rule.as_ref()?;
                 let check = |p: &[&str]| out.check(p);
-                let scope =
-                    Scope { lookups: &self.lookups.clone(), sources: &names, functions: &fns, out: Some(&check), ..Scope::default() };
+                let scope = Scope {
+                    lookups: &self.lookups.clone(),
+                    sources: &names,
+                    functions: &fns,
+                    out: Some(&check),
+                    ..Scope::default()
+                };
                 let program = self.program(rule, &scope)?;
                 Some(Check {
                     kind: CheckKind::Rule(Box::new(program)),
@@ -464,15 +473,26 @@ impl Compiler<'_> {
             Ok(t) => t,
             Err(e) => {
                 self.diags.push(
-                    Diagnostic::spec(self.file, SpecCode::MissingFile, c.loc, format!("cannot read contract {}: {e}", path.display()))
-                        .with_hint("the path is relative to the mapping file"),
+                    Diagnostic::spec(
+                        self.file,
+                        SpecCode::MissingFile,
+                        c.loc,
+                        format!("cannot read contract {}: {e}", path.display()),
+                    )
+                    .with_hint("the path is relative to the mapping file"),
                 );
                 return None;
             }
         };
         let schema: serde_json::Value = match serde_json::from_str(&text) {
             Ok(s) => s,
-            Err(e) => return fail(self, format!("contract {} is not JSON: {e}", c.value), "a contract is a JSON Schema (draft 2020-12) file"),
+            Err(e) => {
+                return fail(
+                    self,
+                    format!("contract {} is not JSON: {e}", c.value),
+                    "a contract is a JSON Schema (draft 2020-12) file",
+                )
+            }
         };
         match jsonschema::validator_for(&schema) {
             Ok(v) => Some((v, path)),
@@ -801,14 +821,8 @@ impl Compiler<'_> {
             let fns = self.functions.clone();
             let when = spec.when.as_ref().and_then(|w| {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope {
-                    lookups: &lookups,
-                    out: Some(&check),
-                    element,
-                    it_base,
-                    sources: &names, functions: &fns,
-                    ..Scope::default()
-                };
+                let scope =
+                    Scope { lookups: &lookups, out: Some(&check), element, it_base, sources: &names, functions: &fns };
                 self.program(w, &scope)
             });
             let truth = if spec.truth.is_empty() || names.is_empty() {
@@ -828,7 +842,13 @@ impl Compiler<'_> {
                 continue;
             } else {
                 let check = |p: &[&str]| out.check(p);
-                let scope = Scope { lookups: &lookups, out: Some(&check), sources: &names, functions: &fns, ..Scope::default() };
+                let scope = Scope {
+                    lookups: &lookups,
+                    out: Some(&check),
+                    sources: &names,
+                    functions: &fns,
+                    ..Scope::default()
+                };
                 match self.truth_rule(spec, &scope, &display) {
                     Some(rule) => Some(rule),
                     None => continue,
@@ -851,8 +871,8 @@ impl Compiler<'_> {
                         out: Some(&check),
                         element,
                         it_base,
-                        sources: &names, functions: &fns,
-                        ..Scope::default()
+                        sources: &names,
+                        functions: &fns,
                     };
                     match self.program(src, &scope) {
                         Some(p) => FieldValue::Expr(p),
@@ -877,8 +897,8 @@ impl Compiler<'_> {
                         out: Some(&check),
                         element,
                         it_base,
-                        sources: &names, functions: &fns,
-                        ..Scope::default()
+                        sources: &names,
+                        functions: &fns,
                     };
                     let before = self.reads.len();
                     let list = self.program(each, &scope);
@@ -895,8 +915,8 @@ impl Compiler<'_> {
                         element: true,
                         out: Some(&|_: &[&str]| Ok(())),
                         it_base: it_base.as_ref(),
-                        sources: &names, functions: &fns,
-                        ..Scope::default()
+                        sources: &names,
+                        functions: &fns,
                     };
                     let filter = filter.as_ref().and_then(|f| self.program(f, &elem_scope));
                     let item = match item {
@@ -1074,7 +1094,7 @@ impl Compiler<'_> {
         let fns = self.functions.clone();
         for c in &spec.checks {
             let check = |p: &[&str]| out.check(p);
-            let scope = Scope { lookups, out: Some(&check), element, it_base, sources: &names, functions: &fns, ..Scope::default() };
+            let scope = Scope { lookups, out: Some(&check), element, it_base, sources: &names, functions: &fns };
             let when = c.when.as_ref().and_then(|w| self.program(w, &scope));
             let mut kinds = Vec::new();
             if let Some(r) = &c.rule {

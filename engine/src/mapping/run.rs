@@ -505,7 +505,8 @@ impl Builder<'_> {
         let mut wrong_type = false;
         for c in checks {
             // After a type error, bounds and patterns only repeat it.
-            let about_value = !matches!(c.kind, crate::validate::CheckKind::Rule(_) | crate::validate::CheckKind::Required);
+            let about_value =
+                !matches!(c.kind, crate::validate::CheckKind::Rule(_) | crate::validate::CheckKind::Required);
             if wrong_type && about_value {
                 continue;
             }
