@@ -1027,6 +1027,30 @@ impl Compiler<'_> {
         }
     }
 
+    /// The value checks shared by field keys and `checks:` entries.
+    fn value_checks(
+        &mut self,
+        pattern: Option<&crate::spec::Located<String>>,
+        one_of: Option<&(Vec<Node>, crate::spec::yaml::Loc)>,
+        min: Option<&Node>,
+        max: Option<&Node>,
+    ) -> Vec<CheckKind> {
+        let mut kinds = Vec::new();
+        if let Some(re) = pattern.and_then(|p| self.regex(p)) {
+            kinds.push(CheckKind::Pattern(Box::new(re)));
+        }
+        if let Some((values, _)) = one_of {
+            kinds.push(CheckKind::Enum(values.iter().map(lookups::yaml_value).collect()));
+        }
+        if let Some(b) = min.and_then(|n| self.bound(n, "min")) {
+            kinds.push(CheckKind::Min(b));
+        }
+        if let Some(b) = max.and_then(|n| self.bound(n, "max")) {
+            kinds.push(CheckKind::Max(b));
+        }
+        kinds
+    }
+
     fn checks(
         &mut self,
         spec: &ChecksSpec,
@@ -1058,25 +1082,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        let mut pending: Vec<CheckKind> = Vec::new();
-        if let Some(p) = &spec.pattern {
-            if let Some(re) = self.regex(p) {
-                pending.push(CheckKind::Pattern(Box::new(re)));
-            }
-        }
-        if let Some((values, _)) = &spec.one_of {
-            pending.push(CheckKind::Enum(values.iter().map(lookups::yaml_value).collect()));
-        }
-        if let Some(n) = &spec.min {
-            if let Some(b) = self.bound(n, "min") {
-                pending.push(CheckKind::Min(b));
-            }
-        }
-        if let Some(n) = &spec.max {
-            if let Some(b) = self.bound(n, "max") {
-                pending.push(CheckKind::Max(b));
-            }
-        }
+        let mut pending = self.value_checks(spec.pattern.as_ref(), spec.one_of.as_ref(), spec.min.as_ref(), spec.max.as_ref());
         if let Some(n) = &spec.min_length {
             if let Some(c) = self.count(n, "min_length") {
                 pending.push(CheckKind::MinLength(c));
@@ -1102,24 +1108,7 @@ impl Compiler<'_> {
                     kinds.push(CheckKind::Rule(Box::new(p)));
                 }
             }
-            if let Some(p) = &c.pattern {
-                if let Some(re) = self.regex(p) {
-                    kinds.push(CheckKind::Pattern(Box::new(re)));
-                }
-            }
-            if let Some((values, _)) = &c.one_of {
-                kinds.push(CheckKind::Enum(values.iter().map(lookups::yaml_value).collect()));
-            }
-            if let Some(n) = &c.min {
-                if let Some(b) = self.bound(n, "min") {
-                    kinds.push(CheckKind::Min(b));
-                }
-            }
-            if let Some(n) = &c.max {
-                if let Some(b) = self.bound(n, "max") {
-                    kinds.push(CheckKind::Max(b));
-                }
-            }
+            kinds.extend(self.value_checks(c.pattern.as_ref(), c.one_of.as_ref(), c.min.as_ref(), c.max.as_ref()));
             if c.rule.is_none() && c.pattern.is_none() && c.one_of.is_none() && c.min.is_none() && c.max.is_none() {
                 self.diags.push(
                     Diagnostic::spec(
