@@ -555,19 +555,19 @@ fn normalize_phone_writes_e164_or_null() {
 }
 
 // ---------------------------------------------------------------------------
-// Known gaps, kept as ignored tests so they are easy to check once fixed.
+// Regressions of gaps found and fixed: runaway containers, top-level code.
 
 #[test]
-#[ignore = "bug: at the default max_array_size (100000) a hook that grows an array takes ~13 s in release (~90 s in debug) before it fails: Rhai re-measures the whole array after every push"]
 fn a_growing_array_fails_quickly_at_the_default_limits() {
     let m = inline("mapping: a\nhooks:\n  inline: |\n    fn widen(x) { let a = []; loop { a.push(x); } }\nfields:\n  v: widen(1)\n");
     let started = Instant::now();
     let _ = failures(&run(&m, "{}"));
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    // Release builds stop in well under a second; debug builds are ~10x slower.
+    let bound = if cfg!(debug_assertions) { Duration::from_secs(10) } else { Duration::from_secs(1) };
+    assert!(started.elapsed() < bound, "took {:?}", started.elapsed());
 }
 
 #[test]
-#[ignore = "gap: a script's top-level statements run again before every hook call, so a top-level `import` (or loop) is not a load-time error but fails (or slows) every record"]
 fn top_level_statements_are_rejected_at_load() {
     let r = Mapping::from_yaml(
         "mapping: t\nhooks:\n  inline: |\n    import \"x\" as m;\n    fn f(x) { x }\nfields:\n  v: f(1)\n",

@@ -735,7 +735,6 @@ fn diagnostics_name_file_line_and_column() {
 // Known gaps, kept as ignored tests so they are easy to check once fixed.
 
 #[test]
-#[ignore = "bug: the checks of a field whose expression does not compile are not compiled, so their problems are reported only after the expression is fixed"]
 fn problems_in_checks_are_reported_even_when_the_expression_is_broken() {
     let (_, rendered) = diagnostics_of(Mapping::from_yaml(
         "mapping: t\nfields:\n  a:\n    expr: nosuch($.x)\n    type: intger\n  b:\n    expr: $.b +\n    pattern: '(x'\n",
@@ -747,7 +746,6 @@ fn problems_in_checks_are_reported_even_when_the_expression_is_broken() {
 }
 
 #[test]
-#[ignore = "bug: a wrong `before:`/`after:` name drops the whole script, so every call of its (defined) functions is reported as an unknown function"]
 fn a_wrong_before_name_does_not_make_defined_functions_unknown() {
     let (n, rendered) = diagnostics_of(Mapping::from_yaml(
         "mapping: t\nhooks:\n  inline: |\n    fn clean_sku(s) { s }\n  before: prepar\nfields:\n  a: clean_sku($.x)\n",

@@ -37,8 +37,10 @@ pub(crate) struct TruthRule {
     pub candidates: Vec<(usize, Program)>,
     /// Positions into `candidates`, in precedence order.
     pub order: Vec<usize>,
-    /// For `prefer: latest`: the freshness expression per candidate.
-    pub latest: Option<Vec<Program>>,
+    /// For `prefer: latest`: the freshness expression per candidate, with
+    /// the source whose record is its `$` when it is the source-level
+    /// `updated_at:` (a field-level one reads `$name` itself).
+    pub latest: Option<Vec<(Program, Option<usize>)>>,
     pub tolerance: Option<Decimal>,
     pub on_conflict: OnConflict,
 }
@@ -75,8 +77,12 @@ impl TruthRule {
                     if values[i].is_null() {
                         continue;
                     }
-                    let p = &stamps[i];
-                    let raw = p.eval(ctx).map_err(|error| RuleError { expr: p.text().to_string(), error })?;
+                    let (p, own) = &stamps[i];
+                    let raw = match own {
+                        Some(s) => p.eval(&Ctx { input: ctx.sources.get(*s).unwrap_or(&Value::Null), ..*ctx }),
+                        None => p.eval(ctx),
+                    }
+                    .map_err(|error| RuleError { expr: p.text().to_string(), error })?;
                     let at = mapwright_dsl::functions::instant_of(&raw).map_err(|m| RuleError {
                         expr: p.text().to_string(),
                         error: EvalError::new(Default::default(), format!("updated_at: {m}")).with_value(raw.clone()),

@@ -141,7 +141,7 @@ fn collect(mapping: &Mapping, fields: &[Field], prefix: &str, out: &mut Vec<Fiel
                 let mut words = match &rule.latest {
                     Some(stamps) => format!(
                         "latest by {}",
-                        stamps.iter().map(|p| p.text().to_string()).collect::<Vec<_>>().join(", ")
+                        stamps.iter().map(|(p, _)| p.text().to_string()).collect::<Vec<_>>().join(", ")
                     ),
                     None => format!("prefer {}", order.join(", ")),
                 };

@@ -655,8 +655,8 @@ impl Compiler<'_> {
                 let fresh = field_fresh
                     .iter()
                     .find(|(f, _)| f == s)
-                    .map(|(_, p)| p.clone())
-                    .or_else(|| self.source_fresh.get(*s).cloned().flatten());
+                    .map(|(_, p)| (p.clone(), None))
+                    .or_else(|| self.source_fresh.get(*s).cloned().flatten().map(|p| (p, Some(*s))));
                 match fresh {
                     Some(p) => stamps.push(p),
                     None => {
