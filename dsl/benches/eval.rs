@@ -68,9 +68,7 @@ fn bench_json(c: &mut Criterion) {
     let mut g = c.benchmark_group("json");
     g.throughput(Throughput::Bytes(line.len() as u64));
     g.bench_function("parse_full", |b| b.iter(|| json::parse(black_box(&line)).unwrap()));
-    g.bench_function("parse_projected", |b| {
-        b.iter(|| json::parse_projected(black_box(&line), &projection).unwrap())
-    });
+    g.bench_function("parse_projected", |b| b.iter(|| json::parse_projected(black_box(&line), &projection).unwrap()));
     g.bench_function("serde_json_value_parse", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&line)).unwrap())
     });
@@ -86,9 +84,7 @@ fn bench_eval(c: &mut Criterion) {
     for (name, text) in EXPRESSIONS.iter().chain([&("whole_record", WHOLE_RECORD)]) {
         let program = compile(text);
         program.eval(&Ctx::new(&record, &NoHost)).unwrap_or_else(|e| panic!("{text}: {e}"));
-        g.bench_function(*name, |b| {
-            b.iter(|| program.eval(&Ctx::new(black_box(&record), &NoHost)).unwrap())
-        });
+        g.bench_function(*name, |b| b.iter(|| program.eval(&Ctx::new(black_box(&record), &NoHost)).unwrap()));
     }
     g.finish();
 }
@@ -111,11 +107,8 @@ fn bench_record(c: &mut Criterion) {
     let line = sample_order();
     let program = compile(WHOLE_RECORD);
     let filter = compile("not $.test");
-    let projection = Projection::from_reads(
-        &ReadRoot::Input,
-        program.reads().iter().chain(filter.reads()),
-    )
-    .expect("projection");
+    let projection =
+        Projection::from_reads(&ReadRoot::Input, program.reads().iter().chain(filter.reads())).expect("projection");
     let mut g = c.benchmark_group("record");
     g.throughput(Throughput::Bytes(line.len() as u64));
     g.bench_function("parse_eval_write", |b| {

@@ -60,7 +60,7 @@ fn bench_map(c: &mut Criterion) {
     assert!(matches!(mapping.apply_value(&record), Outcome::Mapped(_)), "the first order maps");
 
     let mut g = c.benchmark_group("map");
-    g.bench_function("load_mapping", |b| b.iter(|| load()));
+    g.bench_function("load_mapping", |b| b.iter(load));
     g.bench_function("apply_one_record", |b| b.iter(|| mapping.apply_value(black_box(&record))));
 
     let batch = orders(BATCH);
