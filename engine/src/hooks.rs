@@ -221,6 +221,9 @@ impl Hooks {
             .filter(|f| f.access != rhai::FnAccess::Private)
             .map(|f| (f.name.to_string(), f.params.len()))
             .collect();
+        // Rhai lists functions in hash order: sort for stable ids and docs.
+        let mut functions = functions;
+        functions.sort();
         let mut before = spec.before.as_ref().map(|b| b.value.clone());
         let mut after = spec.after.as_ref().map(|a| a.value.clone());
         for (name, _) in &functions {
