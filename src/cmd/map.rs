@@ -115,8 +115,13 @@ impl<'m> Emitter<'m> {
                 f.write_all(text.as_bytes())?;
             }
         }
-        let warnings =
-            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect();
+        // Warnings matter for records that pass; a failed record's reasons
+        // are in the dead letter.
+        let warnings = if matches!(r.outcome, Outcome::Failed(_)) {
+            Vec::new()
+        } else {
+            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect()
+        };
         let done = match r.outcome {
             Outcome::Mapped(v) => {
                 let line = v.to_json();

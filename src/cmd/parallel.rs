@@ -175,8 +175,11 @@ fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chu
             }
         };
         let r = mapping.run(&value);
-        let warnings: Vec<String> =
-            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect();
+        let warnings: Vec<String> = if matches!(r.outcome, Outcome::Failed(_)) {
+            Vec::new()
+        } else {
+            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect()
+        };
         out.push(match r.outcome {
             Outcome::Mapped(v) => {
                 let line = v.to_json();
