@@ -142,7 +142,7 @@ pub fn open(
         }
     };
     Ok(match format {
-        Format::Jsonl => Box::new(JsonLines { reader, name, line: 0, done: false, projection }),
+        Format::Jsonl => Box::new(JsonLines { reader, name, line: 0, done: false, projection, multiline: matches!(source, Source::Stdin) }),
         Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
             Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
             Ok(v) => Ok(vec![v]),
@@ -193,6 +193,10 @@ struct JsonLines<R> {
     line: usize,
     done: bool,
     projection: Option<Arc<Projection>>,
+    /// Whether a record may span lines (pretty JSON piped in on standard
+    /// input); in a .jsonl file a line is a record, so an unfinished line
+    /// is an error at that line.
+    multiline: bool,
 }
 
 impl<R: BufRead> Iterator for JsonLines<R> {
@@ -248,7 +252,8 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                 Err(e) => {
                     // A record spread over several lines (pretty JSON):
                     // keep reading while the text is an unfinished value.
-                    let unfinished = e.offset >= buf.trim_end().len()
+                    let unfinished = self.multiline
+                        && e.offset >= buf.trim_end().len()
                         && buf.trim_start().starts_with(['{', '['])
                         && buf.len() < MAX_RECORD_BYTES;
                     let mut more = String::new();

@@ -78,12 +78,13 @@ pub fn run(args: Args) -> u8 {
         }
     }
     let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
     for (origin, r) in &records {
         failed |= matches!(r.outcome, Outcome::Failed(_));
-        if args.json {
-            println!("{}", to_json(r).to_json());
-        } else {
-            print!("{}", table(origin, r));
+        let text = if args.json { format!("{}\n", to_json(r).to_json()) } else { table(origin, r) };
+        // A closed pipe (`| head`) ends the output quietly.
+        if std::io::Write::write_all(&mut stdout, text.as_bytes()).is_err() {
+            break;
         }
     }
     if failed {

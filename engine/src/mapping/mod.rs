@@ -663,7 +663,7 @@ impl Compiler<'_> {
                         let loc = t.updated_at_loc.unwrap_or(from_loc);
                         self.diags.push(
                             Diagnostic::spec(self.file, SpecCode::BadTruthRule, loc, format!("`prefer: latest` in field `{display}` needs an `updated_at:` for source `{}`", self.sources[*s]))
-                                .with_hint(format!("add `updated_at: {{ {}: $.{}.updated_at }}` to the field, or `updated_at:` to the source", self.sources[*s], self.sources[*s])),
+                                .with_hint(format!("add `updated_at: {{ {}: ${}.updated_at }}` to the field, or `updated_at: $.updated_at` to the source", self.sources[*s], self.sources[*s])),
                         );
                         ok = false;
                     }
