@@ -24,15 +24,8 @@ use std::path::Path;
 use mapwright_engine::{FieldError, Mapping, Outcome, Value};
 
 fn render_error(out: &mut String, label: &str, e: &FieldError) {
-    let value = e
-        .value
-        .as_ref()
-        .map_or_else(|| "-".to_string(), Value::to_json);
-    let _ = writeln!(
-        out,
-        "{label}: {} | {} | {} | {value}",
-        e.field, e.expr, e.message
-    );
+    let value = e.value.as_ref().map_or_else(|| "-".to_string(), Value::to_json);
+    let _ = writeln!(out, "{label}: {} | {} | {} | {value}", e.field, e.expr, e.message);
 }
 
 /// Where two texts first differ, as "at line N: actual … / expected …".
@@ -58,22 +51,14 @@ fn first_difference(actual: &str, expected: &str) -> Option<String> {
 }
 
 fn read_json(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     Value::from_json(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// Runs one test entry; returns its part of the snapshot.
-fn run_test(
-    mapping: &Mapping,
-    dir: &Path,
-    test: &mapwright_engine::spec::mapping::TestSpec,
-) -> String {
+fn run_test(mapping: &Mapping, dir: &Path, test: &mapwright_engine::spec::mapping::TestSpec) -> String {
     let name = test.name.as_ref().map_or("(unnamed)", |n| n.value.as_str());
-    assert!(
-        test.expect.is_some() || test.expect_error.is_some(),
-        "{name}: a test needs `expect:` or `expect_error:`"
-    );
+    assert!(test.expect.is_some() || test.expect_error.is_some(), "{name}: a test needs `expect:` or `expect_error:`");
     let mut out = String::new();
     // A multi-source test joins one file per source; its expected file is
     // the array of mapped records, in join order.
@@ -92,10 +77,14 @@ fn run_test(
         let mut joiner = mapwright_engine::Joiner::new(mapping);
         for (source, file) in &test.inputs {
             let _ = writeln!(out, "input {}: {}", source.text, file.value);
-            let i = names.iter().position(|n| *n == source.text).unwrap_or_else(|| panic!("{name}: unknown source {}", source.text));
+            let i = names
+                .iter()
+                .position(|n| *n == source.text)
+                .unwrap_or_else(|| panic!("{name}: unknown source {}", source.text));
             let path = dir.join(&file.value);
-            let reader = mapwright_engine::input::open(&mapwright_engine::input::Source::File(path.clone()), None, None)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let reader =
+                mapwright_engine::input::open(&mapwright_engine::input::Source::File(path.clone()), None, None)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             for record in reader {
                 let value = record.value.unwrap_or_else(|e| panic!("{name}: {}", e.message));
                 joiner.add(i, value).unwrap_or_else(|e| panic!("{name}: {}: {}", e.source, e.message));
@@ -127,7 +116,13 @@ fn run_test(
             render_error(&mut out, "warning", w);
         }
         for d in &r.drift {
-            let _ = writeln!(out, "drift: {} | winner {} | {}", d.field, d.winner, d.values.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", "));
+            let _ = writeln!(
+                out,
+                "drift: {} | winner {} | {}",
+                d.field,
+                d.winner,
+                d.values.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", ")
+            );
         }
     }
 
@@ -138,17 +133,13 @@ fn run_test(
         } else {
             match mapped.pop() {
                 Some(v) => v.to_json_pretty(),
-                None => panic!(
-                    "{name}: expected the output in {}, but the record was not mapped:\n{out}",
-                    expect.value
-                ),
+                None => {
+                    panic!("{name}: expected the output in {}, but the record was not mapped:\n{out}", expect.value)
+                }
             }
         };
         if let Some(diff) = first_difference(&actual, &expected) {
-            panic!(
-                "{name}: the output differs from {} {diff}\nactual output:\n{actual}",
-                expect.value
-            );
+            panic!("{name}: the output differs from {} {diff}\nactual output:\n{actual}", expect.value);
         }
     }
     if let Some(text) = &test.expect_error {
@@ -168,20 +159,11 @@ fn mappings_pass_their_fixture_tests() {
         if !text.lines().any(|l| l.starts_with("mapping:")) {
             return; // not a mapping file
         }
-        let mapping = Mapping::load(path)
-            .unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.render(false)));
+        let mapping = Mapping::load(path).unwrap_or_else(|e| panic!("{}:\n{}", path.display(), e.render(false)));
         let dir = path.parent().unwrap();
-        assert!(
-            !mapping.tests().is_empty(),
-            "{}: a mapping under mappings/ needs `tests:`",
-            path.display()
-        );
+        assert!(!mapping.tests().is_empty(), "{}: a mapping under mappings/ needs `tests:`", path.display());
 
-        let mut snap = format!(
-            "mapping: {} (version {})\n",
-            mapping.name(),
-            mapping.version().to_json()
-        );
+        let mut snap = format!("mapping: {} (version {})\n", mapping.name(), mapping.version().to_json());
         for test in mapping.tests() {
             snap.push('\n');
             snap.push_str(&run_test(&mapping, dir, test));

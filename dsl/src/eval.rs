@@ -306,8 +306,15 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             let ord = compare(l, r).ok_or_else(|| {
                 // Blame the operand that is not a plain comparable value
                 // (in `$.amount > 0` that is the record's field).
-                let bad = if matches!(l, Value::Number(_) | Value::Timestamp(_)) && !matches!(r, Value::Number(_) | Value::Timestamp(_)) { r } else { l };
-                EvalError::new(span, format!("cannot compare {} with {}", l.describe(), r.describe())).with_value(bad.clone())
+                let bad = if matches!(l, Value::Number(_) | Value::Timestamp(_))
+                    && !matches!(r, Value::Number(_) | Value::Timestamp(_))
+                {
+                    r
+                } else {
+                    l
+                };
+                EvalError::new(span, format!("cannot compare {} with {}", l.describe(), r.describe()))
+                    .with_value(bad.clone())
             })?;
             return Ok(Value::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,

@@ -92,7 +92,11 @@ fn check_nesting(text: &str) -> Result<(), CompileError> {
                 && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
                 && !text[i + w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
         };
-        if matches!(c, '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '?' | '|') || word("not") || word("and") || word("or") {
+        if matches!(c, '+' | '-' | '*' | '/' | '%' | '<' | '>' | '=' | '!' | '?' | '|')
+            || word("not")
+            || word("and")
+            || word("or")
+        {
             operators += 1;
             if operators > MAX_OPERATORS {
                 return Err(CompileError::new(

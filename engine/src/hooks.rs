@@ -102,7 +102,12 @@ fn limits(entries: &[(Key, Node)], file: &SourceFile, diags: &mut Vec<Diagnostic
             _ => None,
         };
         let Some(n) = n.filter(|n| *n > 0) else {
-            diags.push(Diagnostic::spec(file, SpecCode::BadHook, v.loc, format!("`{}` must be a whole number above 0", k.text)));
+            diags.push(Diagnostic::spec(
+                file,
+                SpecCode::BadHook,
+                v.loc,
+                format!("`{}` must be a whole number above 0", k.text),
+            ));
             continue;
         };
         let size = usize::try_from(n).unwrap_or(usize::MAX);
@@ -126,7 +131,10 @@ fn limits(entries: &[(Key, Node)], file: &SourceFile, diags: &mut Vec<Diagnostic
                     Some(n) => format!("did you mean `{n}`?"),
                     None => format!("limits: {}", KEYS.join(", ")),
                 };
-                diags.push(Diagnostic::spec(file, SpecCode::UnknownKey, k.loc, format!("unknown limit `{other}`")).with_hint(hint));
+                diags.push(
+                    Diagnostic::spec(file, SpecCode::UnknownKey, k.loc, format!("unknown limit `{other}`"))
+                        .with_hint(hint),
+                );
             }
         }
     }
@@ -155,8 +163,13 @@ impl Hooks {
                     }
                     Err(e) => {
                         diags.push(
-                            Diagnostic::spec(file, SpecCode::MissingFile, s.loc, format!("cannot read hook script {}: {e}", path.display()))
-                                .with_hint("the path is relative to the mapping file"),
+                            Diagnostic::spec(
+                                file,
+                                SpecCode::MissingFile,
+                                s.loc,
+                                format!("cannot read hook script {}: {e}", path.display()),
+                            )
+                            .with_hint("the path is relative to the mapping file"),
                         );
                         return None;
                     }
@@ -172,15 +185,25 @@ impl Hooks {
             }
             (Some(_), Some(_)) => {
                 diags.push(
-                    Diagnostic::spec(file, SpecCode::ConflictingKeys, spec.loc, "`hooks:` has both `script:` and `inline:`")
-                        .with_hint("keep one of them"),
+                    Diagnostic::spec(
+                        file,
+                        SpecCode::ConflictingKeys,
+                        spec.loc,
+                        "`hooks:` has both `script:` and `inline:`",
+                    )
+                    .with_hint("keep one of them"),
                 );
                 return None;
             }
             (None, None) => {
                 diags.push(
-                    Diagnostic::spec(file, SpecCode::MissingKey, spec.loc, "`hooks:` needs `script:` (a .rhai file) or `inline:` (Rhai source)")
-                        .with_hint("for example `hooks: { script: order_hooks.rhai, before: prepare }`"),
+                    Diagnostic::spec(
+                        file,
+                        SpecCode::MissingKey,
+                        spec.loc,
+                        "`hooks:` needs `script:` (a .rhai file) or `inline:` (Rhai source)",
+                    )
+                    .with_hint("for example `hooks: { script: order_hooks.rhai, before: prepare }`"),
                 );
                 return None;
             }
@@ -243,7 +266,11 @@ impl Hooks {
                         file,
                         SpecCode::BadHook,
                         name.loc,
-                        format!("`{which}: {}` must take {arity} parameter{}, the script's takes {a}", name.value, if arity == 1 { "" } else { "s" }),
+                        format!(
+                            "`{which}: {}` must take {arity} parameter{}, the script's takes {a}",
+                            name.value,
+                            if arity == 1 { "" } else { "s" }
+                        ),
                     ));
                     if which == "before" {
                         before = None
@@ -257,8 +284,13 @@ impl Hooks {
                         None => format!("define `fn {}(…)` in the script", name.value),
                     };
                     diags.push(
-                        Diagnostic::spec(file, SpecCode::BadHook, name.loc, format!("`{which}:` names `{}`, which the script does not define", name.value))
-                            .with_hint(hint),
+                        Diagnostic::spec(
+                            file,
+                            SpecCode::BadHook,
+                            name.loc,
+                            format!("`{which}:` names `{}`, which the script does not define", name.value),
+                        )
+                        .with_hint(hint),
                     );
                     if which == "before" {
                         before = None
@@ -331,7 +363,9 @@ fn describe(e: &rhai::EvalAltResult) -> String {
         E::ErrorTooManyOperations(_) => "the hook ran too long (over `max_operations`; an endless loop?)".into(),
         E::ErrorStackOverflow(_) => "the hook recursed too deeply (over `max_call_levels`)".into(),
         E::ErrorDataTooLarge(what, _) => format!("the hook built a value too large: {what} (see `hooks.limits`)"),
-        E::ErrorModuleNotFound(name, _) => format!("the hook tried to import `{name}`: imports are not allowed in hooks"),
+        E::ErrorModuleNotFound(name, _) => {
+            format!("the hook tried to import `{name}`: imports are not allowed in hooks")
+        }
         E::ErrorInFunctionCall(name, _, inner, _) => format!("in {name}(): {}", describe(inner)),
         other => format!("hook error: {other}"),
     }

@@ -142,7 +142,14 @@ pub fn open(
         }
     };
     Ok(match format {
-        Format::Jsonl => Box::new(JsonLines { reader, name, line: 0, done: false, projection, multiline: matches!(source, Source::Stdin) }),
+        Format::Jsonl => Box::new(JsonLines {
+            reader,
+            name,
+            line: 0,
+            done: false,
+            projection,
+            multiline: matches!(source, Source::Stdin),
+        }),
         Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
             Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
             Ok(v) => Ok(vec![v]),

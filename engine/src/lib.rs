@@ -27,10 +27,10 @@ mod validate;
 use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
+pub use hooks::Limits;
 pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, Record};
 pub use mapwright_dsl::Value;
 pub use truth::{Drift, JoinError, Joiner};
-pub use hooks::Limits;
 pub use validate::Severity;
 
 /// Errors of the engine.

@@ -120,7 +120,10 @@ impl<'m> Emitter<'m> {
         let warnings = if matches!(r.outcome, Outcome::Failed(_)) {
             Vec::new()
         } else {
-            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect()
+            r.warnings
+                .iter()
+                .map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message))
+                .collect()
         };
         let done = match r.outcome {
             Outcome::Mapped(v) => {
@@ -333,7 +336,12 @@ fn map_plain(
     Ok(None)
 }
 
-fn map_parallel(em: &mut Emitter, mapping: &Mapping, inputs: &[PathBuf], threads: usize) -> std::io::Result<Option<usize>> {
+fn map_parallel(
+    em: &mut Emitter,
+    mapping: &Mapping,
+    inputs: &[PathBuf],
+    threads: usize,
+) -> std::io::Result<Option<usize>> {
     for path in inputs {
         let file = File::open(path)?;
         let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, file));

@@ -153,7 +153,12 @@ fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chu
         }
         let origin = format!("{name}:{}", chunk.first_line + i);
         if let Some(msg) = text.strip_prefix('\u{0}') {
-            let errors = vec![FieldError { field: String::new(), expr: String::new(), message: format!("{origin}: {msg}"), value: None }];
+            let errors = vec![FieldError {
+                field: String::new(),
+                expr: String::new(),
+                message: format!("{origin}: {msg}"),
+                value: None,
+            }];
             let dl = output::dead_letter(mapping, &Value::Null, &errors, &Value::Null);
             out.push(Done::Failed(origin, errors, dl, Vec::new()));
             continue;
@@ -169,7 +174,12 @@ fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chu
                     message: format!("{origin}:{}: invalid JSON: {}", e.column, e.message),
                     raw: text.to_string(),
                 };
-                let errors = vec![FieldError { field: String::new(), expr: String::new(), message: bad.message.clone(), value: None }];
+                let errors = vec![FieldError {
+                    field: String::new(),
+                    expr: String::new(),
+                    message: bad.message.clone(),
+                    value: None,
+                }];
                 out.push(Done::Failed(origin, errors, output::dead_letter_unreadable(mapping, &bad), Vec::new()));
                 continue;
             }
@@ -178,7 +188,10 @@ fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chu
         let warnings: Vec<String> = if matches!(r.outcome, Outcome::Failed(_)) {
             Vec::new()
         } else {
-            r.warnings.iter().map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message)).collect()
+            r.warnings
+                .iter()
+                .map(|w| format!("warning: {origin} (key {}): {}: {}", r.key, w.field, w.message))
+                .collect()
         };
         out.push(match r.outcome {
             Outcome::Mapped(v) => {

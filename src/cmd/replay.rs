@@ -80,7 +80,8 @@ pub fn run(args: Args) -> u8 {
                         message: format!("{origin}: the input is still not JSON: {e}"),
                         value: None,
                     }];
-                    let dl = mapwright_engine::output::dead_letter(&mapping, &Value::Null, &errors, &Value::String(raw));
+                    let dl =
+                        mapwright_engine::output::dead_letter(&mapping, &Value::Null, &errors, &Value::String(raw));
                     if let Err(e) = em.fail(&origin, &errors, dl) {
                         return write_failed(&e);
                     }

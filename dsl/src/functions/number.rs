@@ -104,8 +104,19 @@ pub(crate) fn check_mode(mode: &str) -> Option<(String, String)> {
     if strategy(mode).is_some() {
         return None;
     }
-    const NAMES: &[&str] =
-        &["half_away_from_zero", "half_up", "half_even", "bankers", "half_toward_zero", "half_down", "up", "down", "truncate", "ceiling", "floor"];
+    const NAMES: &[&str] = &[
+        "half_away_from_zero",
+        "half_up",
+        "half_even",
+        "bankers",
+        "half_toward_zero",
+        "half_down",
+        "up",
+        "down",
+        "truncate",
+        "ceiling",
+        "floor",
+    ];
     let hint = match crate::error::nearest(mode, NAMES.iter().copied()) {
         Some(n) => format!("did you mean \"{n}\"?"),
         None => format!("use one of: {ROUNDING_MODES}"),

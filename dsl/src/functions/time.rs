@@ -59,7 +59,10 @@ pub(crate) fn check_format(format: &str) -> Option<(String, String)> {
     let probe = Timestamp::UNIX_EPOCH.to_zoned_datetime(TimeZone::UTC);
     match jiff::fmt::strtime::format(format.as_bytes(), &probe) {
         Ok(_) => None,
-        Err(e) => Some((format!("invalid time format \"{format}\": {e}"), "use strftime directives such as %Y-%m-%d %H:%M:%S".into())),
+        Err(e) => Some((
+            format!("invalid time format \"{format}\": {e}"),
+            "use strftime directives such as %Y-%m-%d %H:%M:%S".into(),
+        )),
     }
 }
 

@@ -1082,7 +1082,8 @@ impl Compiler<'_> {
                 }
             }
         }
-        let mut pending = self.value_checks(spec.pattern.as_ref(), spec.one_of.as_ref(), spec.min.as_ref(), spec.max.as_ref());
+        let mut pending =
+            self.value_checks(spec.pattern.as_ref(), spec.one_of.as_ref(), spec.min.as_ref(), spec.max.as_ref());
         if let Some(n) = &spec.min_length {
             if let Some(c) = self.count(n, "min_length") {
                 pending.push(CheckKind::MinLength(c));
