@@ -97,6 +97,15 @@ impl Projection {
         count(&self.root)
     }
 
+    /// Whether a top-level key of the record is kept (for flat formats such
+    /// as CSV, whose columns are the record's keys).
+    pub fn keeps_key(&self, key: &str) -> bool {
+        match &self.root {
+            PNode::All => true,
+            PNode::Keys(keys) => keys.iter().any(|(k, _)| &**k == key),
+        }
+    }
+
     /// Whether the projection keeps nothing but the record's shape.
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, PNode::Keys(k) if k.is_empty())

@@ -163,7 +163,7 @@ pub fn open(
                 v => vec![v],
             })
         }),
-        Format::Csv => Box::new(CsvRecords::new(reader, name)),
+        Format::Csv => Box::new(CsvRecords::new(reader, name, projection.as_deref())),
     })
 }
 
@@ -293,19 +293,22 @@ impl<R: BufRead> Iterator for JsonLines<R> {
 struct CsvRecords {
     reader: csv::Reader<Box<dyn Read + Send>>,
     headers: Option<Vec<Str>>,
+    /// Which columns the mapping reads (all when there is no projection).
+    keep: Vec<bool>,
     name: String,
     header_error: Option<String>,
     done: bool,
 }
 
 impl CsvRecords {
-    fn new<R: Read + Send + 'static>(reader: R, name: String) -> CsvRecords {
+    fn new<R: Read + Send + 'static>(reader: R, name: String, projection: Option<&Projection>) -> CsvRecords {
         let mut reader = csv::ReaderBuilder::new().from_reader(Box::new(reader) as Box<dyn Read + Send>);
         let (headers, header_error) = match reader.headers() {
-            Ok(h) => (Some(h.iter().map(Str::from).collect()), None),
+            Ok(h) => (Some(h.iter().map(Str::from).collect::<Vec<Str>>()), None),
             Err(e) => (None, Some(format!("{name}: invalid CSV header: {e}"))),
         };
-        CsvRecords { reader, headers, name, header_error, done: false }
+        let keep = headers.iter().flatten().map(|h| projection.is_none_or(|p| p.keeps_key(h))).collect();
+        CsvRecords { reader, headers, keep, name, header_error, done: false }
     }
 }
 
@@ -333,8 +336,19 @@ impl Iterator for CsvRecords {
             }
             Ok(true) => {
                 let line = row.position().map_or(0, |p| p.line());
-                let map: Map = headers.iter().zip(row.iter()).map(|(h, v)| (h.clone(), Value::str(v))).collect();
-                Some(InputRecord { value: Ok(Value::object(map)), origin: format!("{}:{line}", self.name), raw: None })
+                let map: Map = headers
+                    .iter()
+                    .zip(row.iter())
+                    .zip(&self.keep)
+                    .filter(|(_, keep)| **keep)
+                    .map(|((h, v), _)| (h.clone(), Value::str(v)))
+                    .collect();
+                // Projected rows keep the whole row as JSON text for a dead letter.
+                let raw = self.keep.iter().any(|k| !k).then(|| {
+                    let full: Map = headers.iter().zip(row.iter()).map(|(h, v)| (h.clone(), Value::str(v))).collect();
+                    Value::object(full).to_json()
+                });
+                Some(InputRecord { value: Ok(Value::object(map)), origin: format!("{}:{line}", self.name), raw })
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
