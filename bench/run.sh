@@ -128,8 +128,8 @@ for t in "${WANT[@]}"; do
 done
 echo "tools: ${TOOLS[*]}" >&2
 
-rm -f "$OUT"/rss_*.txt "$OUT"/timing.json "$OUT"/check.txt
 if [[ "${CHECK:-1}" == 1 ]]; then
+  rm -f "$OUT/check.txt"
   say "correctness on $(basename "$SMALL") (reference: Python json, compare.py)"
   CK=$DATA/out_check; mkdir -p "$CK"
   python3 "$SHARED/python/map_orders.py" < "$SMALL" > "$CK/reference.jsonl"
@@ -154,6 +154,7 @@ if [[ -n "${LOAD_MAX:-}" ]]; then
   done
 fi
 
+rm -f "$OUT"/rss_*.txt "$OUT"/timing.json
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "timing on $(basename "$BIG"): warmup $WARMUP, runs $RUNS, stdin from the file, stdout to /dev/null (load $LOAD_BEFORE)"
 if have hyperfine && [[ -x /usr/bin/time ]]; then
