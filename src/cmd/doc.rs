@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use mapwright_engine::{Dictionary, FieldInfo, Mapping, Value};
+use mapwright_engine::{Dictionary, FieldInfo, Value};
 
 /// Output format of `doc`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -41,12 +41,9 @@ pub struct Args {
 
 /// Runs `doc`.
 pub fn run(args: Args) -> u8 {
-    let mapping = match Mapping::load(&args.mapping) {
+    let mapping = match super::load(&args.mapping) {
         Ok(m) => m,
-        Err(e) => {
-            super::report(&e);
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
     let dictionary = mapping.dictionary();
     let page = Page::new(&dictionary, &args.mapping);

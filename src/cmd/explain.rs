@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use mapwright_engine::{Mapping, Outcome, Record, Value};
+use mapwright_engine::{Outcome, Record, Value};
 
 use super::inputs;
 
@@ -30,19 +30,13 @@ pub struct Args {
 
 /// Runs `explain`.
 pub fn run(args: Args) -> u8 {
-    let mapping = match Mapping::load(&args.mapping) {
+    let mapping = match super::load(&args.mapping) {
         Ok(m) => m,
-        Err(e) => {
-            super::report(&e);
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
-    let format = match inputs::format(args.format.as_deref()) {
+    let format = match super::input_format(args.format.as_deref()) {
         Ok(f) => f,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
     let mut records: Vec<(String, Record)> = Vec::new();
     if mapping.sources().is_empty() {

@@ -238,19 +238,13 @@ pub(super) fn write_failed(e: &std::io::Error) -> u8 {
 /// Runs `map`.
 pub fn run(args: Args) -> u8 {
     let started = Instant::now();
-    let mapping = match Mapping::load(&args.mapping) {
+    let mapping = match super::load(&args.mapping) {
         Ok(m) => m,
-        Err(e) => {
-            super::report(&e);
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
-    let format = match inputs::format(args.format.as_deref()) {
+    let format = match super::input_format(args.format.as_deref()) {
         Ok(f) => f,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
     let multi = !mapping.sources().is_empty();
     if multi && !args.inputs.is_empty() {

@@ -25,6 +25,23 @@ pub const INVALID: u8 = 1;
 /// Exit code: some records failed.
 pub const FAILED: u8 = 2;
 
+/// Loads a mapping, printing its diagnostics on failure; `Err` holds the
+/// exit code.
+pub fn load(path: &std::path::Path) -> Result<mapwright_engine::Mapping, u8> {
+    mapwright_engine::Mapping::load(path).map_err(|e| {
+        report(&e);
+        INVALID
+    })
+}
+
+/// Parses `--format`, printing the problem; `Err` holds the exit code.
+pub fn input_format(name: Option<&str>) -> Result<Option<mapwright_engine::input::Format>, u8> {
+    inputs::format(name).map_err(|m| {
+        eprintln!("error: {m}");
+        INVALID
+    })
+}
+
 /// Prints an engine error to standard error.
 pub fn report(e: &mapwright_engine::Error) {
     eprint!("{}", e.render(color()));

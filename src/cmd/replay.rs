@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use mapwright_engine::{FieldError, Mapping, Value};
+use mapwright_engine::{FieldError, Value};
 
 use super::map::{write_failed, Emitter};
 
@@ -33,12 +33,9 @@ pub struct Args {
 /// Runs `replay`.
 pub fn run(args: Args) -> u8 {
     let started = Instant::now();
-    let mapping = match Mapping::load(&args.mapping) {
+    let mapping = match super::load(&args.mapping) {
         Ok(m) => m,
-        Err(e) => {
-            super::report(&e);
-            return super::INVALID;
-        }
+        Err(code) => return code,
     };
     let file = match std::fs::File::open(&args.dead_letter_in) {
         Ok(f) => std::io::BufReader::new(f),
