@@ -131,15 +131,27 @@ echo "tools: ${TOOLS[*]}" >&2
 if [[ "${CHECK:-1}" == 1 ]]; then
   rm -f "$OUT/check.txt"
   say "correctness on $(basename "$SMALL") (reference: Python json, compare.py)"
-  CK=$DATA/out_check; mkdir -p "$CK"
+  CK=$DATA/out_check; mkdir -p "$CK"; rm -f "$CK"/*.jsonl
   python3 "$SHARED/python/map_orders.py" < "$SMALL" > "$CK/reference.jsonl"
   args=()
   for t in "${TOOLS[@]}"; do
-    [[ $t == python || $t == floor_roundtrip ]] && continue
+    [[ $t == python ]] && continue
+    if [[ $t == floor_roundtrip ]]; then
+      ${CMD[$t]} < "$SMALL" > "$CK/$t.jsonl"
+      continue
+    fi
     ${CMD[$t]} < "$SMALL" > "$CK/$t.jsonl" 2> "$CK/$t.stderr" || warn "$t exited non-zero (see $CK/$t.stderr)"
     args+=("$t=$CK/$t.jsonl")
   done
   python3 "$SHARED/compare.py" "$CK/reference.jsonl" "${args[@]}" > "$OUT/check.txt" || true
+  if [[ -f $CK/floor_roundtrip.jsonl ]]; then
+    python3 - "$SMALL" "$CK/floor_roundtrip.jsonl" >> "$OUT/check.txt" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+b = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+print(f"\n[floor_roundtrip] identical to its input after parse: {a == b} ({len(b)} records)")
+PY
+  fi
   cat "$OUT/check.txt" >&2
   grep -q '^\[mapwright\] .* MATCH ' "$OUT/check.txt" || { echo "error: mapwright's output does not match the reference" >&2; exit 1; }
 fi

@@ -42,6 +42,9 @@ def read_checks(path):
         if m:
             name, _, verdict, ndiff = m.groups()
             checks[name] = verdict if verdict == "MATCH" else f"DIFFERS ({ndiff})"
+        m = re.match(r"\[(\S+)\] identical to its input after parse: (True|False)", line)
+        if m:
+            checks[m.group(1)] = "output = input" if m.group(2) == "True" else "output ≠ input"
     return checks
 
 
