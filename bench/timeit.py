@@ -6,7 +6,8 @@ Usage: timeit.py --runs N --warmup W --input FILE --export-json OUT.json --rss-d
 
 Each COMMAND is split with shlex and run without a shell, reading FILE on
 stdin and writing to /dev/null. Wall time comes from a monotonic clock;
-user/sys time and peak RSS (KiB) from os.wait4's rusage of that child.
+user/sys time from os.wait4's rusage of that child, peak RSS (KiB) from its
+/proc/PID/status VmHWM sampled every 20 ms.
 The JSON has hyperfine's shape (results[].command/times/median/user/system),
 and DIR/rss_NAME.txt gets one peak RSS per timed run, like GNU time's %M.
 """
@@ -20,16 +21,37 @@ import sys
 import time
 
 
+def vm_hwm(pid):
+    """The process's own peak RSS in KiB (VmHWM; None once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def run_once(argv, infile):
+    # rusage's ru_maxrss of a child forked from Python includes this (large)
+    # Python's RSS at the fork, so the peak is sampled from /proc/PID/status
+    # instead (VmHWM belongs to the exec'd program alone).
     with open(infile, "rb") as stdin, open(os.devnull, "wb") as devnull:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=stdin, stdout=devnull)
-        _, status, ru = os.wait4(proc.pid, 0)
+        peak = 0
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak = max(peak, vm_hwm(proc.pid) or 0)
+            time.sleep(0.02)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"command failed ({proc.returncode}): {shlex.join(argv)}")
-    return wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss
+    return wall, ru.ru_utime, ru.ru_stime, peak or ru.ru_maxrss
 
 
 def main():
