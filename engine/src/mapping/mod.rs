@@ -579,6 +579,25 @@ impl Compiler<'_> {
         }
     }
 
+    /// Compiles a `{source: expression}` map (`from:`, `updated_at:`):
+    /// the programs by source index, and whether every entry was valid.
+    fn per_source(
+        &mut self,
+        entries: &[(crate::spec::yaml::Key, ExprSrc)],
+        scope: &Scope,
+    ) -> (Vec<(usize, Program)>, bool) {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (k, e) in entries {
+            // An unknown source is reported once, not again in its expression.
+            match self.source_index(&k.text, k.loc).and_then(|i| self.program(e, scope).map(|p| (i, p))) {
+                Some(entry) => out.push(entry),
+                None => ok = false,
+            }
+        }
+        (out, ok)
+    }
+
     /// Compiles a field's `from:` rule.
     fn truth_rule(&mut self, spec: &FieldSpec, scope: &Scope, display: &str) -> Option<TruthRule> {
         let t = &spec.truth;
@@ -606,18 +625,7 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let mut candidates = Vec::new();
-        let mut ok = true;
-        for (k, e) in &t.from {
-            let Some(i) = self.source_index(&k.text, k.loc) else {
-                ok = false;
-                continue;
-            };
-            match self.program(e, scope) {
-                Some(p) => candidates.push((i, p)),
-                None => ok = false,
-            }
-        }
+        let (candidates, mut ok) = self.per_source(&t.from, scope);
         let prefer = match &t.prefer {
             Some(p) => self.prefer_spec(p),
             None => self.prefer.clone(),
@@ -638,17 +646,8 @@ impl Compiler<'_> {
                 order.push(pos);
             }
         }
-        let mut field_fresh: Vec<(usize, Program)> = Vec::new();
-        for (k, e) in &t.updated_at {
-            let Some(i) = self.source_index(&k.text, k.loc) else {
-                ok = false;
-                continue;
-            };
-            match self.program(e, scope) {
-                Some(p) => field_fresh.push((i, p)),
-                None => ok = false,
-            }
-        }
+        let (field_fresh, fresh_ok) = self.per_source(&t.updated_at, scope);
+        ok &= fresh_ok;
         let latest = if let Some(Prefer::Latest) = prefer {
             let mut stamps = Vec::new();
             for (s, _) in &candidates {
