@@ -19,6 +19,7 @@ mod diagnostic;
 mod hooks;
 pub mod input;
 mod mapping;
+pub mod pipeline;
 pub mod output;
 pub mod spec;
 mod truth;
