@@ -93,6 +93,15 @@ pub enum Source {
     File(PathBuf),
     /// Standard input.
     Stdin,
+    /// Bytes already in memory (an HTTP body, an inbox payload), read like
+    /// standard input: JSON when it starts with `[`, else JSON Lines, where
+    /// a pretty-printed object spanning several lines is also one record.
+    Bytes {
+        /// The name used in record origins (`http#17`).
+        name: String,
+        /// The payload.
+        bytes: Arc<[u8]>,
+    },
 }
 
 impl Source {
@@ -100,6 +109,7 @@ impl Source {
         match self {
             Source::File(p) => p.display().to_string(),
             Source::Stdin => "<stdin>".to_string(),
+            Source::Bytes { name, .. } => name.clone(),
         }
     }
 }
@@ -120,13 +130,14 @@ pub fn open(
             "cannot tell the format of {name} from its extension; use .json, .jsonl, .csv or .yaml, or pass --format"
         ))
         })?),
-        (None, Source::Stdin) => None,
+        (None, Source::Stdin | Source::Bytes { .. }) => None,
     };
     let reader: Box<dyn Read + Send> = match source {
         Source::File(p) => {
             Box::new(std::fs::File::open(p).map_err(|e| Error::Io { path: p.clone(), message: e.to_string() })?)
         }
         Source::Stdin => Box::new(std::io::stdin()),
+        Source::Bytes { bytes, .. } => Box::new(std::io::Cursor::new(bytes.clone())),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, reader);
     let format = match format {
@@ -148,7 +159,7 @@ pub fn open(
             line: 0,
             done: false,
             projection,
-            multiline: matches!(source, Source::Stdin),
+            multiline: matches!(source, Source::Stdin | Source::Bytes { .. }),
         }),
         Format::Json => whole(reader, name, |text, name| match Value::from_json(text) {
             Ok(Value::Array(items)) => Ok(items.iter().cloned().collect()),
