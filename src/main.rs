@@ -20,8 +20,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "mapwright", version, about, long_about = None)]
 struct Cli {
+    /// Log lines as text or as JSON objects (one per line, for log shippers).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -38,6 +47,8 @@ enum Command {
     Test(cmd::test::Args),
     /// Print a mapping's data dictionary (Markdown or HTML).
     Doc(cmd::doc::Args),
+    /// Run a pipeline: a mapping between a source and a sink (SPEC §5).
+    Run(cmd::run::Args),
     /// Print the JSON Schema of mapping or pipeline files, for editors.
     Schema(cmd::schema::Args),
     /// Scaffold a new mapping from a sample record.
@@ -45,11 +56,20 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Logs (hook `print`s among them) go to standard error; RUST_LOG tunes them.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,mapwright::hook=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
     let cli = Cli::parse();
+    // Logs (hook `print`s among them) go to standard error; RUST_LOG tunes
+    // them. A pipeline also says what it does (start, reloads, stop).
+    let default = match cli.command {
+        Command::Run(_) => "warn,mapwright::hook=info,mapwright_engine=info",
+        _ => "warn,mapwright::hook=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let code = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Map(args) => cmd::map::run(args),
@@ -57,6 +77,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Doc(args) => cmd::doc::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::New(args) => cmd::new::run(args),
     };

@@ -8,6 +8,7 @@ pub mod map;
 pub mod new;
 mod parallel;
 pub mod replay;
+pub mod run;
 pub mod schema;
 pub mod test;
 

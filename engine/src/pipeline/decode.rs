@@ -69,7 +69,7 @@ pub fn decode_text(
         Ok(root) => root,
         Err(e) => return Err(crate::Error::Spec(Diagnostics(vec![crate::mapping::yaml_error(&file, &e)]))),
     };
-    let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut p = Pipe { d: Decoder::new(&file), base, env };
     let spec = p.pipeline(&root, path);
     let mut diags = p.d.diags;
@@ -256,6 +256,16 @@ impl Pipe<'_, '_> {
 
     fn sink(&mut self, node: &Node, what: &str) -> Option<SinkSpec> {
         let (kind, entries) = self.kind(node, what, SINK_KINDS)?;
+        if what != "sink" && !["file", "dir", "stdout"].contains(&kind) {
+            let loc = get(entries, "kind").map_or(node.loc, |n| n.loc);
+            self.d.hint(
+                SpecCode::BadValue,
+                loc,
+                format!("`{what}:` cannot be `kind: {kind}`"),
+                "write it to a file, a folder or stdout, where it can be read and replayed",
+            );
+            return None;
+        }
         let format = self.format(entries)?;
         Some(match kind {
             "file" => {

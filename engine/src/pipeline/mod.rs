@@ -4,7 +4,12 @@
 
 pub mod decode;
 pub mod delivery;
+pub mod launch;
+pub mod lines;
 pub mod metrics;
+pub mod reload;
+pub mod runtime;
+pub mod sources;
 pub mod spec;
 pub mod state;
 
