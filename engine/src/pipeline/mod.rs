@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod delivery;
+pub mod http;
 pub mod metrics;
 pub mod spec;
 pub mod state;
