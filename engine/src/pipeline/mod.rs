@@ -4,6 +4,7 @@
 
 pub mod decode;
 pub mod delivery;
+pub mod http;
 pub mod launch;
 pub mod lines;
 pub mod metrics;

@@ -1,0 +1,382 @@
+//! The HTTP source endpoint and the HTTP sink client, over real HTTP on
+//! loopback: the endpoint is called with reqwest (and once with a raw
+//! socket), the sink sends to a small axum server that plays the ERP.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use mapwright_engine::pipeline::delivery::{Delivery, Sent};
+use mapwright_engine::pipeline::http::{serve_source, HttpSink};
+use mapwright_engine::pipeline::metrics::Metrics;
+use mapwright_engine::pipeline::spec::{HmacVerify, HttpSinkSpec, HttpSourceSpec, Retry, Secret};
+use mapwright_engine::pipeline::state::State;
+use mapwright_engine::pipeline::{Stop, StopHandle};
+use mapwright_engine::spec::Located;
+use mapwright_engine::Value;
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Generous: the machine may be busy; only a hang should fail a test.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+const SECRET: &str = "shpss_webhook_secret_123";
+
+fn located<T>(value: T) -> Located<T> {
+    Located { value, loc: Default::default() }
+}
+
+/// The signature Shopify puts in `X-Shopify-Hmac-Sha256`.
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+struct Endpoint {
+    url: String,
+    addr: SocketAddr,
+    state: State,
+    metrics: Arc<Metrics>,
+    wake: Arc<tokio::sync::Notify>,
+    stop: StopHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn endpoint(max_body: usize, verify: bool) -> Endpoint {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let spec = Arc::new(HttpSourceSpec {
+        listen: located(addr.to_string()),
+        path: "/webhooks/orders".to_string(),
+        verify: verify.then(|| HmacVerify { header: "X-Shopify-Hmac-Sha256".to_string(), secret: Secret::new(SECRET) }),
+        max_body,
+    });
+    let metrics = Arc::new(Metrics::new("orders"));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (handle, stop) = Stop::new();
+    let server = tokio::spawn(serve_source(listener, spec, state.clone(), metrics.clone(), wake.clone(), stop));
+    Endpoint {
+        url: format!("http://{addr}/webhooks/orders"),
+        addr,
+        state,
+        metrics,
+        wake,
+        stop: handle,
+        server,
+        _dir: dir,
+    }
+}
+
+async fn post(url: &str, body: &[u8], signature: Option<&str>) -> (StatusCode, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(url).body(body.to_vec());
+    if let Some(sig) = signature {
+        request = request.header("X-Shopify-Hmac-Sha256", sig);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
+}
+
+#[tokio::test]
+async fn a_signed_payload_is_stored_before_the_200() {
+    let ep = endpoint(1 << 20, true).await;
+    let body = br#"{"id":820982911946154508,"email":"jon@example.com","total_price":"19.90"}"#;
+    let (status, answer) = post(&ep.url, body, Some(&sign(SECRET, body))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    let stored = ep.state.inbox_after(0, 10).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, body);
+    assert_eq!(answer["id"], stored[0].id);
+    assert_eq!(ep.metrics.inbox.get(), 1);
+    tokio::time::timeout(PATIENCE, ep.wake.notified()).await.expect("the processor is woken");
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_signature_is_refused_and_nothing_stored() {
+    let ep = endpoint(1 << 20, true).await;
+    let body = br#"{"id":1}"#;
+    let good = sign(SECRET, body);
+    for signature in [Some(sign("another secret", body)), Some("not base64!".to_string()), None] {
+        let (status, answer) = post(&ep.url, body, signature.as_deref()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        let text = answer.to_string();
+        assert!(answer["error"].is_string(), "{text}");
+        assert!(!text.contains(SECRET) && !text.contains(&good), "the answer gives nothing away: {text}");
+    }
+    // Signed for another body.
+    let (status, _) = post(&ep.url, br#"{"id":2}"#, Some(&good)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ep.state.inbox_len().unwrap(), 0);
+    assert_eq!(ep.metrics.inbox.get(), 0);
+}
+
+#[tokio::test]
+async fn an_oversize_body_gets_413_declared_or_not() {
+    let ep = endpoint(64, true).await;
+    let body = format!(r#"{{"note":"{}"}}"#, "x".repeat(200));
+    // Checked before the signature: no need to sign what is too large.
+    let (status, answer) = post(&ep.url, body.as_bytes(), None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+
+    // Chunked, with no length declared: cut off while reading.
+    let mut socket = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    let request = format!(
+        "POST /webhooks/orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(ep.state.inbox_len().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_parse_gets_400_with_the_place() {
+    let ep = endpoint(1 << 20, false).await;
+    let (status, answer) = post(&ep.url, b"{\"id\":1}\n{\"id\":2,}\n", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.starts_with("body:2:") && error.contains("invalid JSON"), "line and column: {error}");
+    let (status, answer) = post(&ep.url, br#"[{"id":1}, "two"]"#, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer["error"].as_str().unwrap().contains("body[1]"), "{answer}");
+    let (status, _) = post(&ep.url, b"", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(ep.state.inbox_len().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn json_lines_and_arrays_count_every_record() {
+    let ep = endpoint(1 << 20, true).await;
+    let lines = b"{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n";
+    let (status, answer) = post(&ep.url, lines, Some(&sign(SECRET, lines))).await;
+    assert_eq!((status, &answer["accepted"]), (StatusCode::OK, &serde_json::json!(3)), "{answer}");
+    let array = br#"[{"id":4},{"id":5}]"#;
+    let (status, answer) = post(&ep.url, array, Some(&sign(SECRET, array))).await;
+    assert_eq!((status, &answer["accepted"]), (StatusCode::OK, &serde_json::json!(2)), "{answer}");
+    assert_eq!(ep.state.inbox_len().unwrap(), 2);
+    assert_eq!(ep.metrics.inbox.get(), 2);
+}
+
+#[tokio::test]
+async fn only_post_to_the_path_is_served() {
+    let ep = endpoint(1 << 20, false).await;
+    let client = reqwest::Client::new();
+    let get = client.get(&ep.url).send().await.unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get.headers()["allow"], "POST");
+    let elsewhere = client.post(format!("http://{}/other", ep.addr)).body("{}").send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_server_returns_when_stop_fires() {
+    let ep = endpoint(1 << 20, false).await;
+    let (status, _) = post(&ep.url, br#"{"id":1}"#, None).await;
+    assert_eq!(status, StatusCode::OK);
+    ep.stop.stop();
+    let result = tokio::time::timeout(PATIENCE, ep.server).await.expect("the server stops");
+    result.unwrap().unwrap();
+    assert!(reqwest::Client::new().post(&ep.url).body("{}").send().await.is_err(), "nobody listens any more");
+}
+
+/// One request as the ERP saw it.
+#[derive(Clone, Debug)]
+struct Seen {
+    at: Instant,
+    headers: HeaderMap,
+    body: String,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// A stand-in ERP: records every request and answers with `answer(n)` for
+/// the n-th (0-based).
+async fn erp(answer: fn(usize) -> axum::response::Response) -> (String, Log) {
+    let seen: Log = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: String| {
+        let log = log.clone();
+        async move {
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(Seen { at: Instant::now(), headers, body });
+                log.len() - 1
+            };
+            answer(n)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/api/sales-orders"), seen)
+}
+
+fn sink_spec(url: &str, retry: Retry, headers: Vec<(String, Secret)>) -> HttpSinkSpec {
+    HttpSinkSpec {
+        url: located(Secret::new(url)),
+        method: "POST".to_string(),
+        headers,
+        idempotency_header: Some("Idempotency-Key".to_string()),
+        retry,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn order() -> Delivery {
+    let record = Value::from_json(r#"{"order_no":"SO-1001","total":"19.90"}"#).unwrap();
+    Delivery::new(Value::str("SO-1001"), record, "mapping-hash")
+}
+
+fn quick(attempts: u32) -> Retry {
+    Retry { attempts, backoff: Duration::from_millis(2), max_backoff: Duration::from_millis(20) }
+}
+
+fn never() -> Stop {
+    // The handle is leaked so that the signal never fires (a dropped handle
+    // counts as fired).
+    let (handle, stop) = Stop::new();
+    std::mem::forget(handle);
+    stop
+}
+
+#[tokio::test]
+async fn failures_are_retried_with_one_key_until_delivered() {
+    let (url, seen) = erp(|n| match n {
+        0 => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "busy").into_response(),
+        1 | 2 => (StatusCode::SERVICE_UNAVAILABLE, "still busy").into_response(),
+        _ => (StatusCode::CREATED, r#"{"ok":true}"#).into_response(),
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new("orders"));
+    let retry = Retry { attempts: 6, backoff: Duration::from_millis(2), max_backoff: Duration::from_secs(5) };
+    let sink = HttpSink::new(&sink_spec(&url, retry, vec![]), metrics.clone()).unwrap();
+    let d = order();
+    let sent = tokio::time::timeout(PATIENCE, sink.send(&d, &never())).await.unwrap();
+    assert_eq!(sent, Sent::Delivered);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4);
+    for s in &seen {
+        assert_eq!(s.headers["idempotency-key"], d.idempotency_key().as_str());
+        assert_eq!(s.headers["content-type"], "application/json");
+        assert_eq!(s.body, d.json);
+    }
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(900), "Retry-After: 1 is honoured");
+    assert_eq!(metrics.retries.get(), 3);
+    assert!(metrics.render().contains("mapwright_sink_latency_seconds_count 4"), "one latency per try");
+}
+
+#[tokio::test]
+async fn a_422_is_rejected_with_the_status_and_the_start_of_the_answer() {
+    let (url, seen) = erp(|_| {
+        let body = format!(r#"{{"error":"customer_no is required","padding":"{}"}}"#, "p".repeat(2000));
+        (StatusCode::UNPROCESSABLE_ENTITY, body).into_response()
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new("orders"));
+    let sink = HttpSink::new(&sink_spec(&url, quick(5), vec![]), metrics.clone()).unwrap();
+    let Sent::Rejected(reason) = sink.send(&order(), &never()).await else { panic!("rejected") };
+    let prefix = "HTTP 422 Unprocessable Entity: ";
+    assert!(reason.starts_with(&format!(r#"{prefix}{{"error":"customer_no is required""#)), "{reason}");
+    assert_eq!(reason.len(), prefix.len() + 512, "the first 512 bytes of the answer");
+    assert_eq!(seen.lock().unwrap().len(), 1, "a 4xx is not retried");
+    assert_eq!(metrics.retries.get(), 0);
+}
+
+#[tokio::test]
+async fn a_closed_port_gives_up_after_the_attempts() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://erp:hunter22@127.0.0.1:{port}/api?token=sekrit-query");
+    let metrics = Arc::new(Metrics::new("orders"));
+    let sink = HttpSink::new(&sink_spec(&url, quick(3), vec![]), metrics.clone()).unwrap();
+    let sent = tokio::time::timeout(PATIENCE, sink.send(&order(), &never())).await.unwrap();
+    let Sent::GaveUp(reason) = sent else { panic!("gave up: {sent:?}") };
+    assert!(reason.contains("cannot connect"), "{reason}");
+    assert!(reason.contains(&format!("127.0.0.1:{port}/api")), "{reason}");
+    assert!(!reason.contains("hunter22") && !reason.contains("sekrit"), "no credentials: {reason}");
+    assert_eq!(metrics.retries.get(), 2);
+    assert!(metrics.render().contains("mapwright_sink_latency_seconds_count 3"), "three tries");
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_answer_in_time_is_retried_then_given_up() {
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = tries.clone();
+    let app = axum::Router::new().fallback(move || {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "too late"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let metrics = Arc::new(Metrics::new("orders"));
+    let mut spec = sink_spec(&url, quick(2), vec![]);
+    spec.timeout = Duration::from_millis(200);
+    let sink = HttpSink::new(&spec, metrics.clone()).unwrap();
+    let sent = tokio::time::timeout(PATIENCE, sink.send(&order(), &never())).await.unwrap();
+    let Sent::GaveUp(reason) = sent else { panic!("gave up: {sent:?}") };
+    assert!(reason.contains("no answer within 200ms"), "{reason}");
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(metrics.retries.get(), 1);
+}
+
+#[tokio::test]
+async fn a_stop_during_the_backoff_returns_at_once() {
+    let (url, seen) = erp(|_| (StatusCode::BAD_GATEWAY, "down").into_response()).await;
+    let metrics = Arc::new(Metrics::new("orders"));
+    let retry = Retry { attempts: 5, backoff: Duration::from_secs(60), max_backoff: Duration::from_secs(120) };
+    let sink = HttpSink::new(&sink_spec(&url, retry, vec![]), metrics.clone()).unwrap();
+    let (handle, stop) = Stop::new();
+    let task = tokio::spawn(async move { sink.send(&order(), &stop).await });
+    let started = Instant::now();
+    while seen.lock().unwrap().is_empty() {
+        assert!(started.elapsed() < PATIENCE, "the first try arrives");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    handle.stop();
+    let sent = tokio::time::timeout(PATIENCE, task).await.expect("returns well before the 30s+ backoff").unwrap();
+    assert_eq!(sent, Sent::Stopped);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_token_reaches_the_server_and_no_reason() {
+    const TOKEN: &str = "erp_tok_9f8e7d6c5b4a";
+    // A careless server that echoes the credentials it got.
+    let (url, seen) = erp(|n| {
+        let status = if n == 0 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::FORBIDDEN };
+        (status, format!("refused Authorization: token {TOKEN}")).into_response()
+    })
+    .await;
+    let headers = vec![("Authorization".to_string(), Secret::new(format!("token {TOKEN}")))];
+    let sink = HttpSink::new(&sink_spec(&url, quick(2), headers), Arc::new(Metrics::new("orders"))).unwrap();
+    let Sent::Rejected(reason) = sink.send(&order(), &never()).await else { panic!("rejected") };
+    assert!(reason.starts_with("HTTP 403 Forbidden: refused Authorization: ***"), "{reason}");
+    assert!(!reason.contains(TOKEN), "{reason}");
+    for s in seen.lock().unwrap().iter() {
+        assert_eq!(s.headers["authorization"], format!("token {TOKEN}").as_str());
+    }
+
+    // A header that cannot be sent is named, its value is not shown.
+    let bad = vec![("X-Api-Key".to_string(), Secret::new("line\nbreak-secret"))];
+    let err = HttpSink::new(&sink_spec(&url, quick(2), bad), Arc::new(Metrics::new("orders"))).err().unwrap();
+    assert!(err.contains("X-Api-Key") && !err.contains("break-secret"), "{err}");
+}
