@@ -2,4 +2,5 @@
 //! on tokio, with a durable state store, idempotent delivery, retries, hot
 //! reload and metrics.
 
+pub mod postgres;
 pub mod spec;
