@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     // Logs (hook `print`s among them) go to standard error; RUST_LOG tunes
     // them. A pipeline also says what it does (start, reloads, stop).
     let default = match cli.command {
-        Command::Run(_) => "warn,mapwright::hook=info,mapwright_engine=info",
+        Command::Run(_) => "warn,mapwright=info,mapwright_engine=info",
         _ => "warn,mapwright::hook=info",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -14,8 +14,10 @@ use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use super::decode::endpoint_error;
+use super::http::{self, HttpSink};
 use super::lines::LineSink;
 use super::metrics::{self, Metrics};
+use super::postgres::{PgSink, PgSource};
 use super::runtime::{Halt, Processor, Sink};
 use super::sources::{self, Batch, DirSource};
 use super::spec::{PipelineSpec, SinkSpec, SourceSpec};
@@ -106,6 +108,7 @@ pub struct Pipeline {
     drift: Option<LineSink>,
     http_listener: Option<tokio::net::TcpListener>,
     metrics_listener: Option<tokio::net::TcpListener>,
+    pg_source: Option<PgSource>,
     watch: bool,
 }
 
@@ -148,7 +151,17 @@ impl Pipeline {
             Some(m) => Some(bind(&spec, &m.value, m.loc).await?),
             None => None,
         };
-        let sink = open_sink(&spec, &spec.sink)?;
+        let pg_source = match &spec.source {
+            SourceSpec::Postgres(p) => Some(PgSource::connect(p, &spec.file).await.map_err(one)?),
+            _ => None,
+        };
+        let sink = match &spec.sink {
+            SinkSpec::Http(h) => Sink::Http(HttpSink::new(h, metrics.clone()).map_err(|e| {
+                located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
+            })?),
+            SinkSpec::Postgres(p) => Sink::Postgres(PgSink::connect(p, &spec.file).await.map_err(one)?),
+            other => Sink::Lines(open_lines(&spec, other, "sink")?),
+        };
         let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;
         let drift = spec.drift.as_ref().map(|d| open_lines(&spec, d, "drift")).transpose()?;
         if let SourceSpec::File { path, .. } = &spec.source {
@@ -173,6 +186,7 @@ impl Pipeline {
             drift,
             http_listener,
             metrics_listener,
+            pg_source,
             watch,
         })
     }
@@ -205,6 +219,7 @@ impl Pipeline {
             drift,
             http_listener,
             metrics_listener,
+            pg_source,
             watch,
         } = self;
         let current = mapping.load_full();
@@ -253,16 +268,28 @@ impl Pipeline {
                 let stop = stop.clone();
                 tokio::task::spawn_blocking(move || source.run(&tx, &stop))
             }
-            SourceSpec::Http(_) => {
+            SourceSpec::Http(h) => {
                 let wake = Arc::new(tokio::sync::Notify::new());
                 if let Some(l) = http_listener {
-                    let _ = l;
-                    return Err(Error::Usage("the http source is not available in this build".into()));
+                    let server = http::serve_source(
+                        l,
+                        Arc::new(h.clone()),
+                        state.clone(),
+                        metrics.clone(),
+                        wake.clone(),
+                        stop.clone(),
+                    );
+                    servers.push(tokio::spawn(server));
                 }
                 tokio::spawn(sources::feed_inbox(state.clone(), wake, tx, stop.clone()))
             }
-            SourceSpec::Postgres(_) => {
-                return Err(Error::Usage("the postgres source is not available in this build".into()));
+            SourceSpec::Postgres(p) => {
+                let Some(pg) = pg_source else {
+                    return Err(Error::Usage("the postgres source was not connected".into()));
+                };
+                let name = format!("{}:postgres", spec.name);
+                let after = state.cursor(&name).map_err(|e| Error::Usage(e.to_string()))?;
+                tokio::spawn(sources::poll_postgres(pg, name, after, p.poll, tx, stop.clone()))
             }
         };
         let bar = (options.progress && progress).then(|| {
@@ -354,13 +381,6 @@ fn open_lines(spec: &PipelineSpec, sink: &SinkSpec, what: &str) -> Result<LineSi
     })
 }
 
-fn open_sink(spec: &PipelineSpec, sink: &SinkSpec) -> Result<Sink, Error> {
-    match sink {
-        SinkSpec::File { .. } | SinkSpec::Dir { .. } | SinkSpec::Stdout => {
-            Ok(Sink::Lines(open_lines(spec, sink, "sink")?))
-        }
-        SinkSpec::Http(_) | SinkSpec::Postgres(_) => {
-            Err(Error::Usage("this sink kind is not available in this build".into()))
-        }
-    }
+fn one(d: Diagnostic) -> Error {
+    Error::Spec(Diagnostics(vec![d]))
 }

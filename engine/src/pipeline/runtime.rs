@@ -17,8 +17,10 @@ use arc_swap::ArcSwap;
 use mapwright_dsl::Value;
 
 use super::delivery::{Delivery, Sent};
+use super::http::HttpSink;
 use super::lines::LineSink;
 use super::metrics::Metrics;
+use super::postgres::PgSink;
 use super::sources::{self, Batch, Commit};
 use super::state::State;
 use super::Stop;
@@ -28,7 +30,14 @@ use crate::{output, FieldError, Mapping, Outcome};
 pub enum Sink {
     /// A file, a folder or standard output.
     Lines(LineSink),
+    /// An HTTP endpoint, one request per record.
+    Http(HttpSink),
+    /// A PostgreSQL table, one transaction per batch.
+    Postgres(PgSink),
 }
+
+/// Tries of a PostgreSQL batch before it is split record by record.
+const PG_ATTEMPTS: u32 = 5;
 
 impl Sink {
     /// Delivers records; marks each delivered record in the state store.
@@ -38,7 +47,7 @@ impl Sink {
         items: &[Delivery],
         state: &State,
         metrics: &Metrics,
-        _stop: &Stop,
+        stop: &Stop,
     ) -> Result<Vec<(usize, Sent)>, String> {
         match self {
             Sink::Lines(sink) => {
@@ -50,6 +59,74 @@ impl Sink {
                     .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
                     .map_err(|e| e.to_string())?;
                 Ok(Vec::new())
+            }
+            Sink::Http(sink) => {
+                let mut undelivered = Vec::new();
+                for (j, d) in items.iter().enumerate() {
+                    match sink.send(d, stop).await {
+                        Sent::Delivered => {
+                            // Marked at once: after a crash only the
+                            // record in flight is sent again.
+                            state
+                                .mark_delivered([(d.key_text.as_str(), d.hash.as_str())])
+                                .map_err(|e| e.to_string())?;
+                        }
+                        Sent::Stopped => {
+                            undelivered.push((j, Sent::Stopped));
+                            return Ok(undelivered);
+                        }
+                        other => undelivered.push((j, other)),
+                    }
+                }
+                Ok(undelivered)
+            }
+            Sink::Postgres(sink) => {
+                if items.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows: Vec<(String, Value)> = items.iter().map(|d| (d.key_text.clone(), d.record.clone())).collect();
+                let mut wait = std::time::Duration::from_millis(200);
+                let mut last = String::new();
+                for attempt in 1..=PG_ATTEMPTS {
+                    let started = Instant::now();
+                    match sink.upsert(&rows).await {
+                        Ok(()) => {
+                            metrics.sink_latency.observe(started.elapsed().as_secs_f64());
+                            state
+                                .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
+                                .map_err(|e| e.to_string())?;
+                            return Ok(Vec::new());
+                        }
+                        Err(e) => last = e,
+                    }
+                    if attempt < PG_ATTEMPTS {
+                        metrics.retries.inc();
+                        tracing::warn!(attempt, "postgres sink: {last}; retrying in {wait:?}");
+                        tokio::select! {
+                            _ = stop.clone().wait() => return Ok(vec![(0, Sent::Stopped)]),
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                        wait = (wait * 2).min(std::time::Duration::from_secs(10));
+                    }
+                }
+                // The batch keeps failing: find the records at fault one by
+                // one; the others are delivered.
+                let mut undelivered = Vec::new();
+                for (j, (d, row)) in items.iter().zip(rows).enumerate() {
+                    match sink.upsert(std::slice::from_ref(&row)).await {
+                        Ok(()) => {
+                            state.mark_delivered([(d.key_text.as_str(), d.hash.as_str())]).map_err(|e| e.to_string())?
+                        }
+                        Err(e) => undelivered.push((j, Sent::Rejected(e))),
+                    }
+                }
+                if undelivered.len() == items.len() {
+                    // Every record fails alone too: the database is the
+                    // problem, not the records. Stop rather than fill the
+                    // dead letter; the batch is read again after a restart.
+                    return Err(format!("the postgres sink fails every record: {last}"));
+                }
+                Ok(undelivered)
             }
         }
     }

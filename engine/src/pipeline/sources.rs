@@ -268,6 +268,48 @@ pub async fn feed_inbox(state: State, wake: Arc<tokio::sync::Notify>, tx: Sender
     }
 }
 
+/// Polls a PostgreSQL query for rows past the cursor until stopped. The
+/// cursor moves in memory as batches are sent; the state store's cursor
+/// moves only when a batch is done, so a restart reads again what was
+/// not finished.
+pub async fn poll_postgres(
+    mut pg: super::postgres::PgSource,
+    name: String,
+    mut after: Option<String>,
+    poll: Duration,
+    tx: Sender<Batch>,
+    stop: Stop,
+) {
+    loop {
+        if stop.is_stopped() {
+            return;
+        }
+        let rows = match pg.next_rows(after.as_deref()).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!("postgres source: {e}; trying again in {poll:?}");
+                Vec::new()
+            }
+        };
+        let Some(last) = rows.last().map(|(_, c)| c.clone()) else {
+            tokio::select! {
+                _ = stop.clone().wait() => return,
+                _ = tokio::time::sleep(poll) => continue,
+            }
+        };
+        let records = rows
+            .into_iter()
+            .map(|(v, c)| InputRecord { value: Ok(v), origin: format!("{name}@{c}"), raw: None })
+            .collect();
+        let batch = Batch { records, commit: Commit::Cursor { source: name.clone(), value: last.clone() } };
+        tokio::select! {
+            _ = stop.clone().wait() => return,
+            sent = tx.send(batch) => if sent.is_err() { return },
+        }
+        after = Some(last);
+    }
+}
+
 fn sleep_unless_stopped(d: Duration, stop: &Stop) {
     let step = Duration::from_millis(50);
     let mut left = d;

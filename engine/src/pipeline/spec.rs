@@ -110,7 +110,7 @@ pub enum SourceSpec {
 }
 
 /// `kind: http` source.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpSourceSpec {
     /// `listen:` — `host:port`.
     pub listen: Located<String>,
@@ -124,7 +124,7 @@ pub struct HttpSourceSpec {
 
 /// `verify: { hmac_sha256_header, secret }`: the header carries the base64
 /// HMAC-SHA256 of the raw body, keyed by `secret` (Shopify's scheme).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HmacVerify {
     /// The header name.
     pub header: String,
@@ -133,7 +133,7 @@ pub struct HmacVerify {
 }
 
 /// `kind: postgres` source.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PgSourceSpec {
     /// `url:` — `postgres://user:pass@host:port/db`.
     pub url: Located<Secret>,
@@ -175,7 +175,7 @@ pub enum SinkSpec {
 }
 
 /// `kind: http` sink.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpSinkSpec {
     /// `url:`.
     pub url: Located<Secret>,
@@ -211,7 +211,7 @@ impl Default for Retry {
 }
 
 /// `kind: postgres` sink: upsert by key.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PgSinkSpec {
     /// `url:`.
     pub url: Located<Secret>,
