@@ -159,7 +159,7 @@ impl Pipeline {
             SinkSpec::Http(h) => Sink::Http(HttpSink::new(h, metrics.clone()).map_err(|e| {
                 located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
             })?),
-            SinkSpec::Postgres(p) => Sink::Postgres(PgSink::connect(p, &spec.file).await.map_err(one)?),
+            SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
             other => Sink::Lines(open_lines(&spec, other, "sink")?),
         };
         let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;

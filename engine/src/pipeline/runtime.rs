@@ -33,7 +33,7 @@ pub enum Sink {
     /// An HTTP endpoint, one request per record.
     Http(HttpSink),
     /// A PostgreSQL table, one transaction per batch.
-    Postgres(PgSink),
+    Postgres(Box<PgSink>),
 }
 
 /// Tries of a PostgreSQL batch before it is split record by record.
