@@ -156,9 +156,9 @@ impl Pipeline {
             _ => None,
         };
         let sink = match &spec.sink {
-            SinkSpec::Http(h) => Sink::Http(HttpSink::new(h, metrics.clone()).map_err(|e| {
+            SinkSpec::Http(h) => Sink::Http(Box::new(HttpSink::new(h, metrics.clone()).map_err(|e| {
                 located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
-            })?),
+            })?)),
             SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
             other => Sink::Lines(open_lines(&spec, other, "sink")?),
         };

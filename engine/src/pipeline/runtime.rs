@@ -31,7 +31,7 @@ pub enum Sink {
     /// A file, a folder or standard output.
     Lines(LineSink),
     /// An HTTP endpoint, one request per record.
-    Http(HttpSink),
+    Http(Box<HttpSink>),
     /// A PostgreSQL table, one transaction per batch.
     Postgres(Box<PgSink>),
 }
