@@ -1,13 +1,18 @@
 //! `mapwright check FILE...`: load every file, print every diagnostic.
+//!
+//! A file whose top level has `pipeline:` is a pipeline file: it is checked
+//! with the mapping it names (endpoints are not contacted; `run` does that
+//! at start-up).
 
 use std::path::PathBuf;
 
-use mapwright_engine::Mapping;
+use mapwright_engine::spec::yaml;
+use mapwright_engine::{pipeline, Mapping};
 
 /// Arguments of `check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Mapping files to check.
+    /// Mapping or pipeline files to check.
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -16,8 +21,15 @@ pub struct Args {
 pub fn run(args: Args) -> u8 {
     let mut failed = 0;
     for file in &args.files {
-        match Mapping::load(file) {
-            Ok(m) => println!("{}: ok (mapping {})", file.display(), m.name()),
+        let loaded = if is_pipeline(file) {
+            pipeline::decode::load(file).and_then(|p| {
+                Mapping::load(&p.mapping.value).map(|m| format!("pipeline {}, mapping {}", p.name, m.name()))
+            })
+        } else {
+            Mapping::load(file).map(|m| format!("mapping {}", m.name()))
+        };
+        match loaded {
+            Ok(what) => println!("{}: ok ({what})", file.display()),
             Err(e) => {
                 failed += 1;
                 super::report(&e);
@@ -33,4 +45,13 @@ pub fn run(args: Args) -> u8 {
     } else {
         super::OK
     }
+}
+
+/// Whether a file is a pipeline file (a top-level `pipeline:` key).
+fn is_pipeline(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| yaml::parse(&text).ok())
+        .and_then(|root| root.as_map().map(|m| m.iter().any(|(k, _)| k.text == "pipeline")))
+        .unwrap_or(false)
 }

@@ -12,13 +12,17 @@
 //! "any value"), and a test fails until it is described. Every object is
 //! closed (`additionalProperties: false`), like the loader.
 //!
-//! The pipeline format (SPEC §5) has no loader yet: its schema is written
-//! from the SPEC, not from key lists.
+//! The pipeline schema is built the same way from the pipeline loader's
+//! lists (`PIPELINE_KEYS`, `SOURCE_KINDS`, `SINK_KINDS`, … in
+//! `mapwright_engine::pipeline::decode`).
 //!
 //! The output is deterministic (keys in a fixed order); the generated files
 //! are committed under `schemas/`, and a test checks they are current.
 
 use mapwright_dsl::{Map, Value};
+use mapwright_engine::pipeline::decode::{
+    METRICS_KEYS, PIPELINE_KEYS, RETRY_KEYS, SINK_KINDS, SOURCE_KINDS, VERIFY_KEYS,
+};
 use mapwright_engine::spec::mapping::{
     CHECK_KEYS, FIELD_KEYS, HOOK_KEYS, LOOKUP_KEYS, MAPPING_KEYS, RULE_KEYS, SOURCE_KEYS, TEST_KEYS,
 };
@@ -401,9 +405,10 @@ fn test_key(key: &str) -> Option<Value> {
 
 // ---------------------------------------------------------------------------
 // Pipeline files (SPEC §5)
-
-const SOURCE_KINDS: &[&str] = &["file", "dir", "stdin", "http", "postgres", "nats"];
-const SINK_KINDS: &[&str] = &["file", "dir", "stdout", "http", "postgres", "nats"];
+//
+// Built from the pipeline loader's lists (`mapwright_engine::pipeline::decode`):
+// one closed block per source and sink kind, with exactly the keys the
+// loader accepts for that kind.
 
 fn text(desc: &str) -> Value {
     describe(desc, typed("string"))
@@ -414,6 +419,128 @@ fn format_prop() -> Value {
         "Record format when the extension does not tell: json (one record or an array), jsonl, csv (header row), yaml.",
         one_of_words(&["json", "jsonl", "csv", "yaml"]),
     )
+}
+
+fn duration(desc: &str) -> Value {
+    describe(desc, reference("duration"))
+}
+
+/// Keys the loader requires, by endpoint and kind.
+fn required(source: bool, kind: &str) -> &'static [&'static str] {
+    match (source, kind) {
+        (_, "file" | "dir") => &["path"],
+        (true, "http") => &["listen"],
+        (true, "postgres") => &["url", "query", "cursor"],
+        (false, "http") => &["url"],
+        (false, "postgres") => &["url", "table"],
+        _ => &[],
+    }
+}
+
+fn kind_description(source: bool, kind: &str) -> Option<&'static str> {
+    Some(match (source, kind) {
+        (true, "file") => {
+            "Records from a file or a glob of files (`in/*.jsonl`), read once; the run ends when all are read."
+        }
+        (true, "dir") => "A drop folder: each new file is processed once, then moved to `done/` or `failed/`.",
+        (true, "stdin") => "Records from standard input; the run ends at its end.",
+        (true, "http") => "Records POSTed to an HTTP endpoint, answered 2xx once durably stored.",
+        (true, "postgres") => "Rows of a PostgreSQL query past an increasing cursor column, polled.",
+        (false, "file") => "Append to a file (jsonl, json or csv by extension), synced per batch.",
+        (false, "dir") => "One file per batch in a folder, written by rename.",
+        (false, "stdout") => "Standard output, JSON Lines.",
+        (false, "http") => "One request per record, with retries and an idempotency key.",
+        (false, "postgres") => "Upsert by key into a PostgreSQL table: one JSONB column or a column list.",
+        _ => return None,
+    })
+}
+
+/// The description of an endpoint key.
+fn endpoint_key(source: bool, key: &str) -> Option<Value> {
+    let url = || text("A URL; `${NAME}` reads an environment variable at load time.");
+    Some(match (source, key) {
+        (_, "kind") => return None,
+        (_, "path") if source => {
+            text("A file, glob or folder path, relative to the pipeline file; for `http`, the URL path.")
+        }
+        (_, "path") => text("A file or folder path, relative to the pipeline file."),
+        (_, "format") => format_prop(),
+        (_, "done") => text("Where finished files go (default `<path>/done`)."),
+        (_, "failed") => text("Where files with a failed record go (default `<path>/failed`)."),
+        (_, "poll") => duration("How often to look for new files or rows (default 1s)."),
+        (_, "settle") => duration("How long a dropped file must stay unchanged before it is read (default 1s)."),
+        (_, "listen") => text("Address to listen on, `host:port`."),
+        (_, "verify") => describe(
+            "Signature check of each request (Shopify's scheme).",
+            closed(
+                VERIFY_KEYS,
+                |k| {
+                    Some(match k {
+                        "hmac_sha256_header" => text("The header carrying the base64 HMAC-SHA256 of the body."),
+                        "secret" => text("The shared secret; use `${NAME}` to read it from the environment."),
+                        _ => return None,
+                    })
+                },
+                VERIFY_KEYS,
+            ),
+        ),
+        (_, "max_body") => describe(
+            "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413.",
+            obj([("type", Value::array(vec![s("integer"), s("string")]))]),
+        ),
+        (_, "url") => url(),
+        (_, "query") => text("The SQL query whose rows are the records."),
+        (_, "cursor") => text("An increasing column of the query; only rows past the last value seen are read."),
+        (_, "batch") => describe("Rows per query (default 500).", obj([("type", s("integer")), ("minimum", int(1))])),
+        (_, "method") => describe("HTTP method (default POST).", one_of_words(&["POST", "PUT", "PATCH"])),
+        (_, "headers") => describe("Request headers; `${NAME}` reads an environment variable.", dict(typed("string"))),
+        (_, "idempotency_header") => text("Header carrying the record's idempotency key (`<key>:<hash>`)."),
+        (_, "retry") => describe(
+            "Retries with exponential backoff and jitter on connect errors, timeouts, 429 and 5xx.",
+            closed(
+                RETRY_KEYS,
+                |k| {
+                    Some(match k {
+                        "attempts" => describe(
+                            "Tries in all, the first included (default 6).",
+                            obj([("type", s("integer")), ("minimum", int(1))]),
+                        ),
+                        "backoff" => duration("The first wait (default 200ms), doubled each time."),
+                        "max_backoff" => duration("The longest wait (default 30s)."),
+                        _ => return None,
+                    })
+                },
+                &[],
+            ),
+        ),
+        (_, "timeout") => duration("Time allowed for one request (default 10s)."),
+        (_, "table") => text("The table to upsert into (`schema.table` allowed)."),
+        (_, "key") => text("The key column (default `key`); it holds the record key and must be unique."),
+        (_, "columns") => describe(
+            "Output fields written to columns of the same names; without it, the JSONB form.",
+            obj([("type", s("array")), ("items", typed("string"))]),
+        ),
+        (_, "document") => text("The JSONB column of the JSONB form (default `doc`)."),
+        (_, "create") => describe("Create the table (JSONB form) when it is missing.", typed("boolean")),
+        _ => return None,
+    })
+}
+
+fn endpoint(source: bool, kinds: &[(&str, &[&str])]) -> Value {
+    let blocks = kinds
+        .iter()
+        .map(|(kind, keys)| {
+            let props = keys
+                .iter()
+                .filter(|k| **k != "kind")
+                .map(|k| (*k, endpoint_key(source, k).unwrap_or_else(|| obj([("description", s(UNDESCRIBED))]))))
+                .collect();
+            kind_block(kind, kind_description(source, kind).unwrap_or(UNDESCRIBED), props, required(source, kind))
+        })
+        .collect();
+    let names: Vec<&str> = kinds.iter().map(|(k, _)| *k).collect();
+    let what = if source { "Where records come from" } else { "Where records go" };
+    obj([("description", s(&format!("{what}: `kind:` one of {}.", names.join(", ")))), ("oneOf", Value::array(blocks))])
 }
 
 /// A closed object for one `kind:` and its own keys.
@@ -434,136 +561,39 @@ fn kind_block(kind: &str, desc: &str, props: Vec<(&str, Value)>, required: &[&st
     ])
 }
 
+fn pipeline_key(key: &str) -> Option<Value> {
+    Some(match key {
+        "pipeline" => text("The pipeline's name."),
+        "description" => text("What the pipeline is for."),
+        "mapping" => text("The mapping file, relative to the pipeline file."),
+        "source" => reference("source"),
+        "sink" => reference("sink"),
+        "dead_letter" => describe(
+            "Where failed records go, one JSON line each: {key, mapping, version, at, errors, input} (file, dir or stdout; default `<pipeline>.dead-letter.jsonl` next to the pipeline file).",
+            reference("lines"),
+        ),
+        "drift" => describe(
+            "Where disagreements between sources go (fields with `on_conflict: report`): file, dir or stdout.",
+            reference("lines"),
+        ),
+        "state" => text("The state store (inbox, delivered keys and hashes, cursors): a file path (default `<pipeline>.state.db` next to the pipeline file)."),
+        "watch" => describe("Hot reload of the mapping, lookups, hooks and contract when they change.", typed("boolean")),
+        "metrics" => describe(
+            "GET /metrics (Prometheus text) and GET /health.",
+            closed(METRICS_KEYS, |_| Some(text("Address to listen on, `host:port`.")), &["listen"]),
+        ),
+        _ => return None,
+    })
+}
+
 /// The JSON Schema of a pipeline file.
 pub fn pipeline_schema() -> Value {
-    let path = || text("A file or folder path, relative to the pipeline file.");
-    let url = || text("A URL; `${NAME}` reads an environment variable at load time.");
-    let source = obj([
-        ("description", s(&format!("Where records come from: `kind:` one of {}.", SOURCE_KINDS.join(", ")))),
-        (
-            "oneOf",
-            Value::array(vec![
-                kind_block(
-                    "file",
-                    "Records from one file.",
-                    vec![("path", path()), ("format", format_prop())],
-                    &["path"],
-                ),
-                kind_block(
-                    "dir",
-                    "Records from every file dropped into a folder.",
-                    vec![("path", path()), ("format", format_prop())],
-                    &["path"],
-                ),
-                kind_block("stdin", "Records from standard input.", vec![("format", format_prop())], &[]),
-                kind_block(
-                    "http",
-                    "Records POSTed to an HTTP endpoint (answered 2xx once durably stored).",
-                    vec![
-                        ("listen", text("Address to listen on, `host:port`.")),
-                        ("path", text("The URL path records are POSTed to.")),
-                        (
-                            "verify",
-                            describe(
-                                "Signature check of each request.",
-                                closed(
-                                    &["hmac_sha256_header", "secret"],
-                                    |k| {
-                                        Some(match k {
-                                            "hmac_sha256_header" => {
-                                                text("The header carrying the base64 HMAC-SHA256 of the body.")
-                                            }
-                                            _ => text(
-                                                "The shared secret; use `${NAME}` to read it from the environment.",
-                                            ),
-                                        })
-                                    },
-                                    &["hmac_sha256_header", "secret"],
-                                ),
-                            ),
-                        ),
-                    ],
-                    &["listen"],
-                ),
-                kind_block(
-                    "postgres",
-                    "Records from a PostgreSQL query.",
-                    vec![("url", url()), ("query", text("The SQL query whose rows are the records."))],
-                    &["url"],
-                ),
-                kind_block(
-                    "nats",
-                    "Records from a NATS subject.",
-                    vec![("url", url()), ("subject", text("The subject to subscribe to."))],
-                    &["url", "subject"],
-                ),
-            ]),
-        ),
-    ]);
-    let retry = describe(
-        "Retries with exponential backoff and jitter.",
-        closed(
-            &["attempts", "backoff", "max_backoff"],
-            |k| {
-                Some(match k {
-                    "attempts" => {
-                        describe("How many times to try.", obj([("type", s("integer")), ("minimum", int(1))]))
-                    }
-                    "backoff" => describe("The first wait (`200ms`, `1s`).", reference("duration")),
-                    _ => describe("The longest wait (`30s`).", reference("duration")),
-                })
-            },
-            &[],
-        ),
-    );
-    let sink = obj([
-        ("description", s(&format!("Where records go: `kind:` one of {}.", SINK_KINDS.join(", ")))),
-        (
-            "oneOf",
-            Value::array(vec![
-                kind_block("file", "Append to a file.", vec![("path", path()), ("format", format_prop())], &["path"]),
-                kind_block(
-                    "dir",
-                    "One file per record in a folder.",
-                    vec![("path", path()), ("format", format_prop())],
-                    &["path"],
-                ),
-                kind_block("stdout", "Standard output.", vec![("format", format_prop())], &[]),
-                kind_block(
-                    "http",
-                    "POST each record to an HTTP endpoint.",
-                    vec![
-                        ("url", url()),
-                        (
-                            "headers",
-                            describe(
-                                "Request headers; `${NAME}` reads an environment variable.",
-                                dict(typed("string")),
-                            ),
-                        ),
-                        ("idempotency_header", text("Header carrying the record's idempotency key.")),
-                        ("retry", retry),
-                    ],
-                    &["url"],
-                ),
-                kind_block(
-                    "postgres",
-                    "Upsert each record into a PostgreSQL table.",
-                    vec![("url", url()), ("table", text("The table to write to."))],
-                    &["url", "table"],
-                ),
-                kind_block(
-                    "nats",
-                    "Publish each record to a NATS subject.",
-                    vec![("url", url()), ("subject", text("The subject to publish to."))],
-                    &["url", "subject"],
-                ),
-            ]),
-        ),
-    ]);
+    let lines: Vec<(&str, &[&str])> =
+        SINK_KINDS.iter().filter(|(k, _)| ["file", "dir", "stdout"].contains(k)).copied().collect();
     let mut defs = Map::new();
-    defs.insert("source", source);
-    defs.insert("sink", sink);
+    defs.insert("source", endpoint(true, SOURCE_KINDS));
+    defs.insert("sink", endpoint(false, SINK_KINDS));
+    defs.insert("lines", endpoint(false, &lines));
     defs.insert(
         "duration",
         describe(
@@ -571,39 +601,7 @@ pub fn pipeline_schema() -> Value {
             obj([("type", s("string")), ("pattern", s("^[0-9]+(ms|s|m|h)$"))]),
         ),
     );
-    let top: &[&str] = &["pipeline", "mapping", "source", "sink", "dead_letter", "drift", "state", "watch", "metrics"];
-    let body = closed(
-        top,
-        |k| {
-            Some(match k {
-                "pipeline" => text("The pipeline's name."),
-                "mapping" => text("The mapping file, relative to the pipeline file."),
-                "source" => reference("source"),
-                "sink" => reference("sink"),
-                "dead_letter" => describe(
-                    "Where failed records go, one JSON line each: {key, mapping, version, at, errors, input}.",
-                    reference("sink"),
-                ),
-                "drift" => describe(
-                    "Where disagreements between sources go (fields with `on_conflict: report`).",
-                    reference("sink"),
-                ),
-                "state" => {
-                    text("The state store (delivered keys and content hashes, in-flight deliveries): a file path.")
-                }
-                "watch" => describe(
-                    "Hot reload of the mapping, lookups, hooks and contract when they change.",
-                    typed("boolean"),
-                ),
-                "metrics" => describe(
-                    "GET /metrics (Prometheus text) and GET /health.",
-                    closed(&["listen"], |_| Some(text("Address to listen on, `host:port`.")), &["listen"]),
-                ),
-                _ => return None,
-            })
-        },
-        &["pipeline", "mapping", "source", "sink"],
-    );
+    let body = closed(PIPELINE_KEYS, pipeline_key, &["pipeline", "mapping", "source", "sink"]);
     let mut root = Map::new();
     root.insert("$schema", s("https://json-schema.org/draft/2020-12/schema"));
     root.insert("title", s("mapwright pipeline"));
@@ -645,5 +643,17 @@ mod tests {
             }
         }
         assert!(!mapping_schema().to_json().contains(UNDESCRIBED));
+        for k in PIPELINE_KEYS {
+            assert!(pipeline_key(k).is_some(), "`{k}` (pipeline keys) has no description");
+        }
+        for (source, kinds) in [(true, SOURCE_KINDS), (false, SINK_KINDS)] {
+            for (kind, keys) in kinds {
+                assert!(kind_description(source, kind).is_some(), "kind {kind} has no description");
+                for k in keys.iter().filter(|k| **k != "kind") {
+                    assert!(endpoint_key(source, k).is_some(), "`{k}` of kind {kind} has no description");
+                }
+            }
+        }
+        assert!(!pipeline_schema().to_json().contains(UNDESCRIBED));
     }
 }

@@ -25,7 +25,7 @@ pub const PIPELINE_KEYS: &[&str] =
 /// Source kinds and their keys (`kind` included).
 pub const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("file", &["kind", "path", "format"]),
-    ("dir", &["kind", "path", "format", "done", "failed", "poll"]),
+    ("dir", &["kind", "path", "format", "done", "failed", "poll", "settle"]),
     ("stdin", &["kind", "format"]),
     ("http", &["kind", "listen", "path", "verify", "max_body"]),
     ("postgres", &["kind", "url", "query", "cursor", "poll", "batch"]),
@@ -177,7 +177,9 @@ impl Pipe<'_, '_> {
                 let done = get(entries, "done").and_then(|n| self.text(n, "done")).map(|t| self.path(&t.value));
                 let failed = get(entries, "failed").and_then(|n| self.text(n, "failed")).map(|t| self.path(&t.value));
                 let poll = self.duration(entries, "poll").unwrap_or(Duration::from_secs(1));
+                let settle = self.duration(entries, "settle").unwrap_or(Duration::from_secs(1));
                 SourceSpec::Dir {
+                    settle,
                     done: done.unwrap_or_else(|| dir.join("done")),
                     failed: failed.unwrap_or_else(|| dir.join("failed")),
                     path: Located { value: dir, loc: path.loc },

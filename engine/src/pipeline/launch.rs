@@ -155,15 +155,6 @@ impl Pipeline {
             SourceSpec::Postgres(p) => Some(PgSource::connect(p, &spec.file).await.map_err(one)?),
             _ => None,
         };
-        let sink = match &spec.sink {
-            SinkSpec::Http(h) => Sink::Http(Box::new(HttpSink::new(h, metrics.clone()).map_err(|e| {
-                located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
-            })?)),
-            SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
-            other => Sink::Lines(open_lines(&spec, other, "sink")?),
-        };
-        let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;
-        let drift = spec.drift.as_ref().map(|d| open_lines(&spec, d, "drift")).transpose()?;
         if let SourceSpec::File { path, .. } = &spec.source {
             if let Err(message) = sources::expand(&path.value) {
                 return Err(located(
@@ -175,6 +166,16 @@ impl Pipeline {
                 ));
             }
         }
+        // Files last: a pipeline that cannot start leaves no empty outputs.
+        let sink = match &spec.sink {
+            SinkSpec::Http(h) => Sink::Http(Box::new(HttpSink::new(h, metrics.clone()).map_err(|e| {
+                located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
+            })?)),
+            SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
+            other => Sink::Lines(open_lines(&spec, other, "sink")?),
+        };
+        let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;
+        let drift = spec.drift.as_ref().map(|d| open_lines(&spec, d, "drift")).transpose()?;
         let watch = options.watch || spec.watch;
         Ok(Pipeline {
             mapping: Arc::new(ArcSwap::from_pointee(mapping)),
@@ -255,13 +256,14 @@ impl Pipeline {
                 let (format, stop) = (*format, stop.clone());
                 tokio::task::spawn_blocking(move || sources::read_stdin(format, projection, &tx, &stop))
             }
-            SourceSpec::Dir { path, format, done, failed, poll } => {
+            SourceSpec::Dir { path, format, done, failed, poll, settle } => {
                 progress = true;
                 dir_targets = Some((done.clone(), failed.clone()));
                 let source = DirSource {
                     dir: path.value.clone(),
                     format: *format,
                     poll: *poll,
+                    settle: *settle,
                     projection,
                     taken: taken.clone(),
                 };

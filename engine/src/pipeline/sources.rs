@@ -4,10 +4,13 @@
 //! - `file` and `stdin` read to the end, then close the channel: the run
 //!   ends. Nothing is committed for them: a re-run reads the files again
 //!   and the state store skips what was delivered.
-//! - `dir` looks for files every `poll`; a file is taken once its size and
-//!   modification time held still for one poll (a file still being written
-//!   is not read; a file moved in by rename is complete at once), then
-//!   moved to `done/` or `failed/` after its last batch.
+//! - `dir` looks for files every `poll`; a file is taken once it has not
+//!   changed for `settle` (default 1s) and its size held still between two
+//!   looks, so a file still being written is not read half-way (a writer
+//!   pausing longer than `settle` should write under a temporary name and
+//!   rename: a file moved in by rename is always whole). Hidden files and `.tmp`/`.part`/`.partial` names are
+//!   skipped. After its last batch a file moves to `done/`, or to
+//!   `failed/` when any of its records failed.
 //! - `http` payloads are stored in the inbox by the server; the feeder here
 //!   reads the inbox in order (older payloads first after a restart).
 //! - `postgres` polls for rows past its cursor.
@@ -137,6 +140,8 @@ pub struct DirSource {
     pub format: Option<Format>,
     /// How often to look.
     pub poll: Duration,
+    /// How long a file must stay unchanged before it is read.
+    pub settle: Duration,
     /// The projection of records.
     pub projection: Option<Arc<Projection>>,
     /// Files handed out and not yet moved (shared with the processor).
@@ -155,7 +160,8 @@ impl DirSource {
                 if self.taken.lock().unwrap_or_else(|p| p.into_inner()).contains(&path) {
                     continue;
                 }
-                if seen.get(&path) == Some(&sig) {
+                let settled = sig.1.and_then(|m| m.elapsed().ok()).is_some_and(|age| age >= self.settle);
+                if seen.get(&path) == Some(&sig) && settled {
                     ready.push(path.clone());
                 }
                 now_seen.insert(path, sig);

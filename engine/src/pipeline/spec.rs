@@ -95,8 +95,11 @@ pub enum SourceSpec {
         done: PathBuf,
         /// Where files with failed records go (default `<path>/failed`).
         failed: PathBuf,
-        /// How often to look for new files when no event arrives (default 1s).
+        /// How often to look for new files (default 1s).
         poll: Duration,
+        /// How long a file must stay unchanged before it is read (default
+        /// 1s): a file still being written is not read half-way.
+        settle: Duration,
     },
     /// `kind: stdin`.
     Stdin {
