@@ -239,7 +239,9 @@ impl Pipeline {
         }
         let (tx, mut rx) = mpsc::channel::<Batch>(4);
         let taken = Arc::new(Mutex::new(HashSet::new()));
-        let projection = current.projection().cloned().map(Arc::new);
+        // Sources build only the parts of a record the mapping reads; with
+        // hot reload the next mapping may read more, so records are whole.
+        let projection = if watch { None } else { current.projection().cloned().map(Arc::new) };
         let mut dir_targets = None;
         let mut progress = false;
         let source_task = match &spec.source {

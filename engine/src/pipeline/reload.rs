@@ -42,6 +42,7 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
             .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         watched.insert(dir);
     }
+    let mut last = fingerprint(&deps);
     let thread = std::thread::Builder::new()
         .name("mapwright-reload".into())
         .spawn(move || {
@@ -51,6 +52,13 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
                 if !touched {
                     continue;
                 }
+                // One save can arrive as several events (a rename, a
+                // write): load each distinct content once.
+                let print = fingerprint(&deps);
+                if print == last {
+                    continue;
+                }
+                last = print;
                 match Mapping::load(&path) {
                     Ok(m) => {
                         if m.content_hash() == current.load().content_hash() {
@@ -80,6 +88,19 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
         })
         .map_err(|e| format!("cannot start the reload thread: {e}"))?;
     Ok(Reloader { _thread: thread })
+}
+
+/// A hash of the content of every file (missing files count as empty).
+fn fingerprint(files: &HashSet<PathBuf>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut sorted: Vec<&PathBuf> = files.iter().collect();
+    sorted.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in sorted {
+        f.hash(&mut h);
+        std::fs::read(f).unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
 }
 
 /// The files a mapping depends on, as absolute paths.
