@@ -306,3 +306,35 @@ fn a_broken_mapping_stops_the_start() {
     assert_eq!(check.status.code(), Some(1));
     assert!(stderr(&check).contains("m.yaml:3:12"), "{}", stderr(&check));
 }
+
+#[test]
+fn json_logs_and_no_secret_anywhere() {
+    let dir = sandbox(
+        "pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: in.jsonl }\nsink:\n  kind: http\n  url: \"http://user:${PW}@127.0.0.1:9/orders?token=${PW}\"\n  headers: { Authorization: \"token ${TOKEN}\" }\n  retry: { attempts: 2, backoff: 1ms, max_backoff: 2ms }\n  timeout: 500ms\ndead_letter: { kind: file, path: dead.jsonl }\nmetrics: { listen: 127.0.0.1:0 }\n",
+    );
+    std::fs::write(dir.path().join("in.jsonl"), "{\"id\":1,\"total\":2}\n").unwrap();
+    let o = mapwright()
+        .args(["--log-format", "json", "run"])
+        .arg(dir.path().join("p.yaml"))
+        .env("PW", "hunter2-secret")
+        .env("TOKEN", "tok-XYZ-secret")
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+    assert!(dead.contains("could not be reached"), "{dead}");
+    for text in [&err, &dead] {
+        assert!(!text.contains("hunter2") && !text.contains("tok-XYZ"), "a secret leaked:\n{text}");
+    }
+    // Every log line but the closing summary is one JSON object.
+    let lines: Vec<&str> = err.lines().collect();
+    let (summary, logs) = lines.split_last().unwrap();
+    assert!(summary.starts_with("1 read, 0 delivered, 0 filtered, 1 failed"), "{summary}");
+    assert!(!logs.is_empty());
+    for l in logs {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+}

@@ -61,6 +61,14 @@ impl LineSink {
     /// Writes records and makes them durable: synced to disk when this
     /// returns (standard output: flushed).
     pub fn write(&mut self, records: &[&Value]) -> std::io::Result<()> {
+        let json: Vec<String> = records.iter().map(|r| r.to_json()).collect();
+        let pairs: Vec<(&Value, &str)> = records.iter().copied().zip(json.iter().map(String::as_str)).collect();
+        self.write_json(&pairs)
+    }
+
+    /// [`LineSink::write`] for records whose JSON text is already made
+    /// (each record with its text).
+    pub fn write_json(&mut self, records: &[(&Value, &str)]) -> std::io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -84,9 +92,10 @@ impl LineSink {
                 let bytes = match format {
                     Format::Json => json_array(records),
                     Format::Csv => {
-                        let columns = columns_of(records);
+                        let values: Vec<&Value> = records.iter().map(|(v, _)| *v).collect();
+                        let columns = columns_of(&values);
                         let mut out = csv_line(&columns.iter().map(|c| Value::str(c)).collect::<Vec<_>>())?;
-                        out.extend(csv_rows(records, &columns)?);
+                        out.extend(csv_rows(&values, &columns)?);
                         out
                     }
                     _ => jsonl(records),
@@ -101,10 +110,12 @@ impl LineSink {
 }
 
 impl FileSink {
-    fn append(&mut self, records: &[&Value]) -> std::io::Result<()> {
+    fn append(&mut self, records: &[(&Value, &str)]) -> std::io::Result<()> {
         match self.format {
             Format::Json => self.append_to_array(records)?,
             Format::Csv => {
+                let records: Vec<&Value> = records.iter().map(|(v, _)| *v).collect();
+                let records = &records[..];
                 let mut out = Vec::new();
                 let columns = match &self.columns {
                     Some(c) => c.clone(),
@@ -125,9 +136,9 @@ impl FileSink {
 
     /// A JSON file holds one array: `[\n`, records joined by `,\n`, `\n]\n`.
     /// Appending overwrites the closing `\n]\n`.
-    fn append_to_array(&mut self, records: &[&Value]) -> std::io::Result<()> {
+    fn append_to_array(&mut self, records: &[(&Value, &str)]) -> std::io::Result<()> {
         let len = self.file.seek(SeekFrom::End(0))?;
-        let body = records.iter().map(|r| r.to_json()).collect::<Vec<_>>().join(",\n");
+        let body = records.iter().map(|(_, j)| *j).collect::<Vec<_>>().join(",\n");
         if len == 0 {
             self.file.write_all(format!("[\n{body}\n]\n").as_bytes())
         } else {
@@ -148,17 +159,17 @@ impl FileSink {
     }
 }
 
-fn jsonl(records: &[&Value]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.len() * 256);
-    for r in records {
-        out.extend_from_slice(r.to_json().as_bytes());
+fn jsonl(records: &[(&Value, &str)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.iter().map(|(_, j)| j.len() + 1).sum());
+    for (_, j) in records {
+        out.extend_from_slice(j.as_bytes());
         out.push(b'\n');
     }
     out
 }
 
-fn json_array(records: &[&Value]) -> Vec<u8> {
-    format!("[\n{}\n]\n", records.iter().map(|r| r.to_json()).collect::<Vec<_>>().join(",\n")).into_bytes()
+fn json_array(records: &[(&Value, &str)]) -> Vec<u8> {
+    format!("[\n{}\n]\n", records.iter().map(|(_, j)| *j).collect::<Vec<_>>().join(",\n")).into_bytes()
 }
 
 /// The columns of a CSV file: the keys of the first records, in order.

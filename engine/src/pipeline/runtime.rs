@@ -52,8 +52,8 @@ impl Sink {
         match self {
             Sink::Lines(sink) => {
                 let started = Instant::now();
-                let records: Vec<&Value> = items.iter().map(|d| &d.record).collect();
-                sink.write(&records).map_err(|e| format!("cannot write to the sink: {e}"))?;
+                let records: Vec<(&Value, &str)> = items.iter().map(|d| (&d.record, d.json.as_str())).collect();
+                sink.write_json(&records).map_err(|e| format!("cannot write to the sink: {e}"))?;
                 metrics.sink_latency.observe(started.elapsed().as_secs_f64());
                 state
                     .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
