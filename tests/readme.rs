@@ -30,6 +30,6 @@ fn ci_runs_the_readme_test_command() {
     let commands: Vec<&str> = block.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
     assert_eq!(commands.len(), 2, "{commands:?}");
     let ci = std::fs::read_to_string(".ci/run").expect(".ci/run");
-    let last = ci.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).last();
+    let last = ci.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with('#'));
     assert_eq!(last, Some(commands[1]), ".ci/run must end by running the README's test command");
 }
