@@ -287,6 +287,7 @@ fn start_up_problems_point_at_the_pipeline_file() {
             assert!(err.contains(n), "missing {n:?} for\n{pipeline}\nin\n{err}");
         }
         assert!(!dir.path().join("out.jsonl").exists(), "records were written despite\n{err}");
+        assert!(!dir.path().join("p.state.db").exists(), "a state store was created despite\n{err}");
     }
     drop(taken);
 }

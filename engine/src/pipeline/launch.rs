@@ -139,10 +139,8 @@ impl Pipeline {
                 "run multi-source mappings with `mapwright map --source NAME=FILE …`",
             ));
         }
-        let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
         let metrics = Arc::new(Metrics::new(&spec.name));
         metrics.set_mapping(mapping.name(), mapping.content_hash());
-        metrics.inbox.set(state.inbox_len().unwrap_or(0) as i64);
         let http_listener = match &spec.source {
             SourceSpec::Http(h) => Some(bind(&spec, &h.listen.value, h.listen.loc).await?),
             _ => None,
@@ -167,6 +165,8 @@ impl Pipeline {
             }
         }
         // Files last: a pipeline that cannot start leaves no empty outputs.
+        let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
+        metrics.inbox.set(state.inbox_len().unwrap_or(0) as i64);
         let sink = match &spec.sink {
             SinkSpec::Http(h) => Sink::Http(Box::new(HttpSink::new(h, metrics.clone()).map_err(|e| {
                 located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
