@@ -645,17 +645,74 @@ fn push_indent(out: &mut String, n: usize) {
 /// Appends a number in its shortest exact form.
 pub fn write_number(out: &mut String, n: &Number) {
     match n {
-        Number::Dec(d) => {
-            let d = d.normalize();
-            if d.is_zero() {
-                out.push('0');
-            } else {
-                let _ = write!(out, "{d}");
-            }
-        }
+        Number::Dec(d) => write_decimal(out, d),
         Number::Big(text) => out.push_str(text),
     }
 }
+
+/// Appends a decimal in its shortest exact form (`1.50` → `1.5`, `0` for
+/// any zero), without `fmt` machinery: the mantissa's digits with the
+/// point put in by the scale. The same text as `Display` of the normalised
+/// decimal (a test compares them).
+fn text(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
+}
+
+fn write_decimal(out: &mut String, d: &rust_decimal::Decimal) {
+    let d = d.normalize();
+    let mantissa = d.mantissa();
+    if mantissa == 0 {
+        out.push('0');
+        return;
+    }
+    if mantissa < 0 {
+        out.push('-');
+    }
+    // 96-bit mantissas have at most 29 digits.
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    let mut u = mantissa.unsigned_abs();
+    while u > u64::MAX as u128 {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+    }
+    let mut small = u as u64;
+    while small > 0 {
+        i -= 1;
+        buf[i] = b'0' + (small % 10) as u8;
+        small /= 10;
+    }
+    let digits = &buf[i..];
+    let scale = d.scale() as usize;
+    // Digits are ASCII: every slice below is valid UTF-8.
+    if scale == 0 {
+        out.push_str(text(digits));
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.push_str(text(int));
+        out.push('.');
+        out.push_str(text(frac));
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(text(digits));
+    }
+}
+
+/// Bytes that need an escape inside a JSON string: control characters,
+/// `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Appends an RFC 3339 UTC timestamp (`Z`, fraction only when non-zero).
 pub fn write_timestamp(out: &mut String, t: &jiff::Timestamp) {
@@ -676,6 +733,9 @@ pub fn write_string(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -705,6 +765,55 @@ mod tests {
 
     fn round(text: &str) -> String {
         to_string(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn decimals_print_like_display_of_the_normalised_value() {
+        use rust_decimal::Decimal;
+        let cases = [
+            "0",
+            "-0",
+            "0.000",
+            "1",
+            "-1",
+            "1.50",
+            "0.05",
+            "-0.5",
+            "123.456",
+            "100",
+            "1e-28",
+            "0.0000000000000000000000000001",
+            "79228162514264337593543950335",
+            "-79228162514264337593543950335",
+            "7.9228162514264337593543950335",
+            "18446744073709551616",
+            "18446744073709551615.5",
+            "12345678901234567890.123456789",
+        ];
+        for c in cases {
+            let d = Decimal::from_scientific(c).or_else(|_| c.parse::<Decimal>()).unwrap();
+            let mut out = String::new();
+            write_decimal(&mut out, &d);
+            let n = d.normalize();
+            let expected = if n.is_zero() { "0".to_string() } else { n.to_string() };
+            assert_eq!(out, expected, "{c}");
+        }
+        // And a sweep of mantissas and scales.
+        for m in [1i128, 7, 10, 99, 1000, 123456789, -42, 10i128.pow(20) + 3, -(10i128.pow(27))] {
+            for scale in 0..=28 {
+                let Ok(d) = Decimal::try_from_i128_with_scale(m, scale) else { continue };
+                let mut out = String::new();
+                write_decimal(&mut out, &d);
+                assert_eq!(out, d.normalize().to_string(), "{m} scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn strings_escape_what_json_needs() {
+        let mut out = String::new();
+        write_string(&mut out, "a\"b\\c\n\t\u{1}\u{7f}é😀");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\t\\u0001\u{7f}é😀\"");
     }
 
     #[test]
