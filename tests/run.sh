@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. The pipeline tests start a real
-# PostgreSQL server on loopback (initdb + pg_ctl in a temporary folder), so
-# PostgreSQL is installed first when it is missing (Debian/Ubuntu).
+# Runs every test of the workspace (the README's test command; .ci/run calls
+# it). Installs what the tests need when it is missing (a fresh Debian
+# machine), then runs `cargo test --workspace`.
 set -eu
 cd "$(dirname "$0")/.."
 
+# The PostgreSQL tests start real throwaway servers on 127.0.0.1: they need
+# initdb and pg_ctl (on PATH, or where Debian puts them) and psql. They fail
+# rather than skip without them, so install them first.
 have_postgres() {
-    command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
-    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+    if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 \
+        && command -v psql >/dev/null 2>&1; then
+        return 0
+    fi
+    for dir in /usr/lib/postgresql/*/bin; do
+        if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] \
+            && { [ -x "$dir/psql" ] || command -v psql >/dev/null 2>&1; }; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "tests/run.sh: installing PostgreSQL needs root, and sudo is not installed; run: apt-get install -y postgresql" >&2
+        exit 1
+    fi
 }
 
 if ! have_postgres; then
-    echo "tests/run.sh: installing PostgreSQL (the pipeline tests start a real server)" >&2
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
-    else
-        echo "tests/run.sh: PostgreSQL is missing; install it (apt-get install -y postgresql) and run again" >&2
-        exit 1
-    fi
+    echo "tests/run.sh: PostgreSQL (initdb, pg_ctl, psql) not found; installing it for the tests" >&2
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
 fi
 
 exec cargo test --workspace "$@"

@@ -22,7 +22,9 @@
 //! not run, a missing table or column. Statements are prepared once; a lost
 //! connection is opened again (and the statements prepared again) once, on
 //! the next call. No message carries the password: the url is shown as
-//! `postgres://user:***@host:port/db`, and messages are scrubbed of it.
+//! `postgres://user:***@host:port/db`, messages are scrubbed of it, and a
+//! password written in `url:` itself is masked in the excerpt of the
+//! pipeline file that a start-up diagnostic shows.
 //!
 //! The connection is plain TCP or a unix socket without TLS (`NoTls`): meant
 //! for a database on the same host or a trusted network.
@@ -35,6 +37,7 @@ use tokio_postgres::{Client, Config, NoTls, Statement};
 use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
 use crate::pipeline::spec::{PgSinkSpec, PgSourceSpec, Secret};
 use crate::spec::yaml::Loc;
+use crate::spec::Located;
 
 /// How long to wait for the server when the url does not say
 /// (`connect_timeout=`).
@@ -106,6 +109,8 @@ impl PgSource {
     /// cursor that is not a column of the query is a `BadEndpoint`
     /// diagnostic at the offending key of the pipeline file.
     pub async fn connect(spec: &PgSourceSpec, file: &SourceFile) -> Result<PgSource, Diagnostic> {
+        let shown = without_password(file, &spec.url);
+        let file = &shown;
         let url_loc = spec.url.loc;
         let bad = |loc: Loc, message: String, hint: &str| {
             Diagnostic::spec(file, SpecCode::BadEndpoint, loc, message).with_hint(hint)
@@ -268,6 +273,8 @@ impl PgSink {
     /// the upsert needs. Each problem is a `BadEndpoint` diagnostic at the
     /// offending key of the pipeline file.
     pub async fn connect(spec: &PgSinkSpec, file: &SourceFile) -> Result<PgSink, Diagnostic> {
+        let shown = without_password(file, &spec.url);
+        let file = &shown;
         let url_loc = spec.url.loc;
         let table_loc = spec.table.loc;
         let bad = |loc: Loc, message: String, hint: &str| {
@@ -554,6 +561,38 @@ fn describe(e: &tokio_postgres::Error) -> String {
     out
 }
 
+/// The pipeline file as diagnostics show it: a password written in the
+/// `url:` itself (not through `${NAME}`) is masked with as many `*`, so
+/// that the excerpt of the line under a message does not show it, and
+/// every offset into the file stays where it was.
+fn without_password(file: &SourceFile, url: &Located<Secret>) -> SourceFile {
+    let raw = url.value.expose();
+    let text = &file.text;
+    // The lines the value is written on (its length may be unknown).
+    let at = url.loc.offset.min(text.len());
+    let start = text.get(..at).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+    let to = (at + url.loc.len).min(text.len());
+    let end = text.get(to..).and_then(|t| t.find('\n')).map_or(text.len(), |i| to + i);
+    let mut shown = text.to_string();
+    let mut masked = false;
+    for (s, e) in password_ranges(raw) {
+        let password = &raw[s..e];
+        if password.is_empty() {
+            continue;
+        }
+        let line = shown.get(start..end).unwrap_or("");
+        let found: Vec<usize> = line.match_indices(password).map(|(i, _)| start + i).collect();
+        for i in found {
+            shown.replace_range(i..i + password.len(), &"*".repeat(password.len()));
+            masked = true;
+        }
+    }
+    if !masked {
+        return file.clone();
+    }
+    SourceFile::new(file.name.clone(), shown)
+}
+
 /// The url with its password replaced by `***`, in both the url form
 /// (`postgres://user:pw@host/db`, `?password=pw`) and the key-value form
 /// (`host=h password=pw`).
@@ -721,6 +760,25 @@ mod tests {
         for (url, shown) in cases {
             assert_eq!(redact(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn a_password_written_in_the_url_is_masked_in_the_file_shown() {
+        let text = "sink:\n  url: \"postgres://ann:s3cret@db/shop\"\n  table: s3cret_orders\n";
+        let file = SourceFile::new("p.yaml", text);
+        let offset = text.find("\"postgres").unwrap();
+        let url = Located {
+            value: Secret::new("postgres://ann:s3cret@db/shop"),
+            loc: Loc { line: 2, column: 8, offset, len: 31 },
+        };
+        let shown = without_password(&file, &url);
+        assert_eq!(&*shown.text, "sink:\n  url: \"postgres://ann:******@db/shop\"\n  table: s3cret_orders\n");
+        let from_env = Located {
+            value: Secret::new("postgres://ann:s3cret@db/shop"),
+            loc: Loc { line: 2, column: 8, offset, len: 0 },
+        };
+        let env_file = SourceFile::new("p.yaml", "sink:\n  url: \"${URL}\"\n");
+        assert_eq!(without_password(&env_file, &from_env).text, env_file.text);
     }
 
     #[test]
