@@ -56,7 +56,8 @@ struct Endpoint {
 }
 
 /// Serves the webhook endpoint on an already bound listener until `stop`
-/// fires; requests in flight then finish before it returns.
+/// fires; requests in flight then have [`super::SHUTDOWN_GRACE`] to finish
+/// before it returns.
 ///
 /// Only `POST <spec.path>` is served (another path gets 404, another method
 /// 405). A request is checked in this order: a body larger than
@@ -104,7 +105,7 @@ pub async fn serve_source(
             async move { accept(&endpoint, req).await }
         })
         .layer(DefaultBodyLimit::max(max_body));
-    axum::serve(listener, app).with_graceful_shutdown(stop.wait()).await
+    super::serve_until(listener, app, stop, "webhook endpoint").await
 }
 
 /// Answers one request to the endpoint.
