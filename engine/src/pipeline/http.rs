@@ -45,6 +45,16 @@ use crate::input::{self, Source};
 /// How much of a refusing server's answer goes into a reason.
 const EXCERPT_BYTES: usize = 512;
 
+/// Webhook bodies parsed and stored at once, each on a blocking thread.
+///
+/// Inserts into the inbox take turns (one synced write at a time), so more
+/// threads than this only queue behind the inbox's lock, and a burst that
+/// outruns the disk would grow tokio's blocking pool to its 512 threads,
+/// each with its own stack and allocator heap (seen: 1.6 GB resident at
+/// 1000 webhooks/s on 2 cores). A request over the limit waits for a
+/// permit as a parked future, which costs next to nothing.
+const STORING_AT_ONCE: usize = 4;
+
 /// Everything a request handler of the endpoint needs.
 struct Endpoint {
     spec: Arc<HttpSourceSpec>,
@@ -53,10 +63,13 @@ struct Endpoint {
     state: State,
     metrics: Arc<Metrics>,
     wake: Arc<tokio::sync::Notify>,
+    /// Permits to parse and store a body ([`STORING_AT_ONCE`]).
+    storing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Serves the webhook endpoint on an already bound listener until `stop`
-/// fires; requests in flight then finish before it returns.
+/// fires; requests in flight then have [`super::SHUTDOWN_GRACE`] to finish
+/// before it returns.
 ///
 /// Only `POST <spec.path>` is served (another path gets 404, another method
 /// 405). A request is checked in this order: a body larger than
@@ -94,7 +107,8 @@ pub async fn serve_source(
         None => None,
     };
     let max_body = spec.max_body;
-    let endpoint = Arc::new(Endpoint { spec, mac, state, metrics, wake });
+    let storing = Arc::new(tokio::sync::Semaphore::new(STORING_AT_ONCE));
+    let endpoint = Arc::new(Endpoint { spec, mac, state, metrics, wake, storing });
     // One fallback handler rather than a route: the path comes from the
     // pipeline file, and a path that axum's router would read as a pattern
     // (`/{id}`) or refuse must still mean itself.
@@ -104,7 +118,7 @@ pub async fn serve_source(
             async move { accept(&endpoint, req).await }
         })
         .layer(DefaultBodyLimit::max(max_body));
-    axum::serve(listener, app).with_graceful_shutdown(stop.wait()).await
+    super::serve_until(listener, app, stop, "webhook endpoint").await
 }
 
 /// Answers one request to the endpoint.
@@ -148,8 +162,13 @@ async fn accept(endpoint: &Endpoint, req: Request) -> Response {
     // Parsing a large body and the synced insert both block; and the
     // bookkeeping after the insert runs on the same thread so that a client
     // hanging up (which drops this future) cannot leave a stored payload
-    // uncounted or the processor asleep.
+    // uncounted or the processor asleep. The permit moves to that thread
+    // too: it is given back when the store is done, not when this future is.
+    let Ok(permit) = endpoint.storing.clone().acquire_owned().await else {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the payload could not be stored; send it again later");
+    };
     let stored = tokio::task::spawn_blocking(move || -> Stored {
+        let _permit = permit;
         let records = match count_records(&body) {
             Ok(n) => n,
             Err(message) => return Stored::Bad(message),

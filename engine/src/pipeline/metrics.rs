@@ -188,7 +188,7 @@ pub async fn serve(
                 async move { ([(CONTENT_TYPE, "application/json")], m.health()) }
             }),
         );
-    axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await
+    super::serve_until(listener, app, stop, "metrics").await
 }
 
 /// The address a listener is bound to, for logs.

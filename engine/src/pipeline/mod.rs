@@ -43,6 +43,40 @@ impl Stop {
     }
 }
 
+/// How long the HTTP servers wait, after a stop, for requests in flight.
+///
+/// A graceful shutdown waits for every open request to finish, and a client
+/// that stalls halfway through its request (a body that never ends) would
+/// keep `mapwright run` from ever exiting on SIGTERM. Past this grace the
+/// server stops waiting and the run ends; the connections still open die
+/// with the runtime. A request cut off got no 2xx, so its sender sends it
+/// again, and a payload stored just before the cut is a repeat that the
+/// state store skips. Five seconds is also how long Shopify waits for a
+/// webhook's answer.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves `app` on `listener` until `stop` fires, then lets requests in
+/// flight finish for at most [`SHUTDOWN_GRACE`].
+pub(crate) async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: Stop,
+    what: &'static str,
+) -> std::io::Result<()> {
+    use std::future::IntoFuture as _;
+    let graceful = axum::serve(listener, app).with_graceful_shutdown(stop.clone().wait()).into_future();
+    tokio::select! {
+        served = graceful => served,
+        _ = async {
+            stop.wait().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(server = what, grace = ?SHUTDOWN_GRACE, "requests still open after the stop were cut off");
+            Ok(())
+        }
+    }
+}
+
 impl StopHandle {
     /// Fires the signal.
     pub fn stop(&self) {
