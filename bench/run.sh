@@ -207,4 +207,11 @@ if [[ -f $OUT/check.txt ]]; then
   { echo; echo "Correctness on $(basename "$SMALL") against the Python reference (compare.py):"; echo; echo '```'; cat "$OUT/check.txt"; echo '```'; } >> "$OUT/latest.md"
 fi
 cat "$OUT/latest.md"
-if [[ "${PUBLISH:-0}" == 1 ]]; then cp "$OUT/latest.md" bench/RESULTS.md; echo "(copied to bench/RESULTS.md)" >&2; fi
+if [[ "${PUBLISH:-0}" == 1 ]]; then
+    # The report replaces everything above the pipeline section, which
+    # bench/pipeline.sh measures and keeps.
+    pipeline=$(sed -n '/^## Pipeline/,$p' bench/RESULTS.md 2>/dev/null || true)
+    cp "$OUT/latest.md" bench/RESULTS.md
+    if [[ -n "$pipeline" ]]; then printf '\n%s\n' "$pipeline" >> bench/RESULTS.md; fi
+    echo "(copied to bench/RESULTS.md)" >&2
+fi
