@@ -47,7 +47,7 @@ enum Command {
     Test(cmd::test::Args),
     /// Print a mapping's data dictionary (Markdown or HTML).
     Doc(cmd::doc::Args),
-    /// Run a pipeline: a mapping between a source and a sink (SPEC §5).
+    /// Run a pipeline (a mapping between a source and a sink) until its input ends or SIGINT/SIGTERM.
     Run(cmd::run::Args),
     /// Print the JSON Schema of mapping or pipeline files, for editors.
     Schema(cmd::schema::Args),
