@@ -20,7 +20,7 @@ use super::map::Emitter;
 
 /// Lines per chunk: large enough to amortise channel costs, small enough
 /// to keep memory and latency low.
-const CHUNK_LINES: usize = 512;
+const CHUNK_LINES: usize = 256;
 
 /// One record, mapped and rendered by a worker.
 pub(super) enum Done {
