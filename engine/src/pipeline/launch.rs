@@ -239,9 +239,10 @@ impl Pipeline {
         }
         let (tx, mut rx) = mpsc::channel::<Batch>(4);
         let taken = Arc::new(Mutex::new(HashSet::new()));
-        // Sources build only the parts of a record the mapping reads; with
-        // hot reload the next mapping may read more, so records are whole.
-        let projection = if watch { None } else { current.projection().cloned().map(Arc::new) };
+        // Sources build only the parts of a record the mapping reads; after a
+        // reload that reads more, the processor parses records whole.
+        let read_with = current.projection().cloned();
+        let projection = read_with.clone().map(Arc::new);
         let mut dir_targets = None;
         let mut progress = false;
         let source_task = match &spec.source {
@@ -316,6 +317,7 @@ impl Pipeline {
             dir_targets,
             dir_failed: HashSet::new(),
             progress: bar.clone(),
+            read_with,
         };
         let mut result = Ok(());
         loop {

@@ -163,6 +163,10 @@ pub struct Processor {
     pub dir_failed: HashSet<PathBuf>,
     /// A progress bar for batch runs on a terminal.
     pub progress: Option<indicatif::ProgressBar>,
+    /// The projection the sources read records with (the mapping's at
+    /// start). A reloaded mapping that reads other parts gets each record
+    /// parsed whole from its raw text instead.
+    pub read_with: Option<mapwright_dsl::Projection>,
 }
 
 impl Processor {
@@ -170,6 +174,7 @@ impl Processor {
     pub async fn batch(&mut self, batch: Batch, stop: &Stop) -> Result<(), Halt> {
         // One mapping for the whole batch: no record sees half of a reload.
         let mapping = self.mapping.load_full();
+        let reparse = self.read_with.is_some() && mapping.projection() != self.read_with.as_ref();
         let metrics = self.metrics.clone();
         let mut deliveries: Vec<Delivery> = Vec::new();
         let mut inputs: Vec<usize> = Vec::new();
@@ -181,7 +186,12 @@ impl Processor {
         let mut dead_ids: Vec<(String, String)> = Vec::new();
         for (i, rec) in batch.records.iter().enumerate() {
             metrics.records_in.inc();
+            let whole;
             let value = match &rec.value {
+                Ok(v) if reparse => {
+                    whole = rec.full();
+                    whole.as_ref().unwrap_or(v)
+                }
                 Ok(v) => v,
                 Err(bad) => {
                     let id = dead_id(&Value::Null, &Value::str(&bad.raw), mapping.content_hash());
