@@ -199,7 +199,7 @@ impl Compiler<'_, '_> {
                 }
             }
             ExprKind::Object(entries) => {
-                Node::Object(entries.iter().map(|(k, v)| Ok((Str::from(k.as_str()), self.expr(v)?))).collect::<Result<
+                Node::Object(entries.iter().map(|(k, v)| Ok((crate::value::intern(k), self.expr(v)?))).collect::<Result<
                     _,
                     CompileError,
                 >>(
@@ -339,7 +339,7 @@ impl Compiler<'_, '_> {
             .iter()
             .map(|s| {
                 Ok(match &s.kind {
-                    SegmentKind::Name(n) => Step::Key(Str::from(n.as_str())),
+                    SegmentKind::Name(n) => Step::Key(crate::value::intern(n)),
                     SegmentKind::Index(i) => Step::Index(*i),
                     SegmentKind::Dynamic(e) => Step::Dynamic(self.expr(e)?),
                     SegmentKind::Query => Step::Index(0),
@@ -369,7 +369,7 @@ impl Compiler<'_, '_> {
         };
         for s in &p.segments {
             match &s.kind {
-                SegmentKind::Name(n) => keys.push(Str::from(n.as_str())),
+                SegmentKind::Name(n) => keys.push(crate::value::intern(n)),
                 SegmentKind::Index(_) => {}
                 SegmentKind::Dynamic(_) | SegmentKind::Query => break,
             }
@@ -382,7 +382,7 @@ impl Compiler<'_, '_> {
         let (root, mut keys) = self.read_root(&p.root)?;
         for s in &p.segments {
             match &s.kind {
-                SegmentKind::Name(n) => keys.push(Str::from(n.as_str())),
+                SegmentKind::Name(n) => keys.push(crate::value::intern(n)),
                 SegmentKind::Index(_) => {}
                 _ => return None,
             }

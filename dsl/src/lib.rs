@@ -34,7 +34,7 @@ pub use json::JsonError;
 pub use jsonpath::Query;
 pub use parse::parse;
 pub use projection::{Projection, Read, ReadRoot};
-pub use value::{Kind, Map, Number, Str, Value};
+pub use value::{intern, Kind, Map, Number, Str, Value};
 
 /// Re-exported so embedders can build numbers and timestamps.
 pub use jiff;

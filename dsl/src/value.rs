@@ -20,6 +20,30 @@ use rust_decimal::Decimal;
 /// A shared, immutable string.
 pub type Str = Arc<str>;
 
+/// The shared copy of a key text known at compile time (paths in
+/// expressions, output field names, projection keys).
+///
+/// Every compiled key with the same text is the same allocation, so object
+/// lookups of compiled keys in projected records and in outputs match by
+/// pointer first ([`Map::get`]). The table only grows with the distinct
+/// key names of the mappings compiled in this process.
+pub fn intern(text: &str) -> Str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static TABLE: OnceLock<Mutex<HashSet<Str>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut set = match table.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(k) = set.get(text) {
+        return k.clone();
+    }
+    let k = Str::from(text);
+    set.insert(k.clone());
+    k
+}
+
 /// A mapwright value: what expressions read, compute and write.
 #[derive(Clone, Debug, Default)]
 pub enum Value {
@@ -149,7 +173,33 @@ impl Map {
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(key).copied(),
-            None => self.entries.iter().position(|(k, _)| &**k == key),
+            None => {
+                // Keys of projected records, of outputs and of compiled
+                // paths are interned (see [`intern`]): the same text is the
+                // same pointer, so a pointer scan finds them without
+                // comparing bytes. Other keys fall back to text.
+                let p = key.as_ptr();
+                self.entries
+                    .iter()
+                    .position(|(k, _)| k.as_ptr() == p && k.len() == key.len())
+                    .or_else(|| self.entries.iter().position(|(k, _)| &**k == key))
+            }
+        }
+    }
+
+    /// Inserts an interned key: an existing entry is found by pointer
+    /// alone (for the projected reader, whose keys all come from one
+    /// projection, so equal keys are the same pointer).
+    pub(crate) fn insert_interned(&mut self, key: &Str, value: Value) {
+        if self.index.is_none() {
+            let p = key.as_ptr();
+            if let Some(i) = self.entries.iter().position(|(k, _)| k.as_ptr() == p) {
+                self.entries[i].1 = value;
+                return;
+            }
+            self.push_new(key.clone(), value);
+        } else {
+            self.insert(key.clone(), value);
         }
     }
 
@@ -201,11 +251,11 @@ impl Map {
     }
 
     /// The entry for `key`, inserting `Null` at the end when absent.
-    pub fn entry_or_null(&mut self, key: &str) -> &mut Value {
+    pub fn entry_or_null(&mut self, key: &Str) -> &mut Value {
         let i = match self.position(key) {
             Some(i) => i,
             None => {
-                self.push_new(Str::from(key), Value::Null);
+                self.push_new(key.clone(), Value::Null);
                 self.entries.len() - 1
             }
         };

@@ -60,7 +60,9 @@ pub(super) struct Emitter<'m> {
     dead: Option<BufWriter<File>>,
     drift: Option<BufWriter<File>>,
     /// Key hash → output hash: 16 bytes per distinct key.
-    seen: HashMap<u64, u64>,
+    seen: HashMap<u64, u64, foldhash::fast::RandomState>,
+    /// The line being written (reused).
+    line: String,
     mapped: u64,
     filtered: u64,
     failed: u64,
@@ -94,7 +96,8 @@ impl<'m> Emitter<'m> {
             out,
             dead,
             drift,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
+            line: String::new(),
             mapped: 0,
             filtered: 0,
             failed: 0,
@@ -127,9 +130,18 @@ impl<'m> Emitter<'m> {
         };
         let done = match r.outcome {
             Outcome::Mapped(v) => {
-                let line = v.to_json();
-                let fp = (!r.key.is_null()).then(|| (fingerprint(&r.key.to_json()), fingerprint(&line)));
-                Done::Mapped(line, fp, warnings)
+                // Rendered into a reused buffer: no allocation per record.
+                let mut line = std::mem::take(&mut self.line);
+                line.clear();
+                mapwright_dsl::json::write_value(&mut line, &v);
+                let fp = fingerprints(&r.key, &line);
+                for w in &warnings {
+                    eprintln!("{w}");
+                }
+                self.warnings += warnings.len() as u64;
+                let written = self.write_mapped(&mut line, fp);
+                self.line = line;
+                return written;
             }
             Outcome::Filtered => Done::Filtered(warnings),
             Outcome::Failed(errors) => {
@@ -152,25 +164,28 @@ impl<'m> Emitter<'m> {
             eprintln!("{w}");
         }
         match d {
-            Done::Mapped(mut line, fp, _) => {
-                if let Some((key, hash)) = fp {
-                    if self.seen.get(&key) == Some(&hash) {
-                        self.duplicates += 1;
-                        return Ok(());
-                    }
-                    self.seen.insert(key, hash);
-                }
-                line.push('\n');
-                self.out.write_all(line.as_bytes())?;
-                self.mapped += 1;
-                Ok(())
-            }
+            Done::Mapped(mut line, fp, _) => self.write_mapped(&mut line, fp),
             Done::Filtered(_) => {
                 self.filtered += 1;
                 Ok(())
             }
             Done::Failed(origin, errors, line, _) => self.fail(&origin, &errors, line),
         }
+    }
+
+    /// Writes a mapped line unless it repeats the last output for its key.
+    fn write_mapped(&mut self, line: &mut String, fp: Option<(u64, u64)>) -> std::io::Result<()> {
+        if let Some((key, hash)) = fp {
+            if self.seen.get(&key) == Some(&hash) {
+                self.duplicates += 1;
+                return Ok(());
+            }
+            self.seen.insert(key, hash);
+        }
+        line.push('\n');
+        self.out.write_all(line.as_bytes())?;
+        self.mapped += 1;
+        Ok(())
     }
 
     pub(super) fn fail(&mut self, origin: &str, errors: &[FieldError], line: Value) -> std::io::Result<()> {
@@ -364,10 +379,19 @@ fn map_joined(em: &mut Emitter, mapping: &Mapping, j: inputs::Joined) -> std::io
     Ok(Some(keys))
 }
 
-/// A 64-bit fingerprint of a text, for duplicate detection.
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
+/// The (key, output) fingerprints of a mapped record with a key, for
+/// duplicate detection: 64-bit hashes, seeded at random once per run so
+/// crafted input cannot make two keys collide.
+pub(super) fn fingerprints(key: &Value, line: &str) -> Option<(u64, u64)> {
+    use std::hash::BuildHasher;
+    static STATE: std::sync::OnceLock<foldhash::quality::RandomState> = std::sync::OnceLock::new();
+    if key.is_null() {
+        return None;
+    }
+    let state = STATE.get_or_init(foldhash::quality::RandomState::default);
+    let key_hash = match key {
+        Value::String(s) => state.hash_one(&**s),
+        other => state.hash_one(other.to_json()),
+    };
+    Some((key_hash, state.hash_one(line)))
 }

@@ -137,13 +137,6 @@ fn read_chunks(mut reader: Box<dyn BufRead + Send>, tx: mpsc::SyncSender<Chunk>)
     }
 }
 
-fn fingerprint(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
-}
-
 fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chunk: Chunk) -> Vec<Done> {
     let mut out = Vec::with_capacity(chunk.lines.len());
     for (i, line) in chunk.lines.iter().enumerate() {
@@ -196,7 +189,7 @@ fn map_chunk(mapping: &Mapping, projection: Option<&Projection>, name: &str, chu
         out.push(match r.outcome {
             Outcome::Mapped(v) => {
                 let line = v.to_json();
-                let fp = (!r.key.is_null()).then(|| (fingerprint(&r.key.to_json()), fingerprint(&line)));
+                let fp = super::map::fingerprints(&r.key, &line);
                 Done::Mapped(line, fp, warnings)
             }
             Outcome::Filtered => Done::Filtered(warnings),

@@ -52,6 +52,10 @@ pub(crate) fn parse_number_text(text: &str) -> Option<Number> {
     if !(ok_int && ok_frac && ok_exp) {
         return None;
     }
+    if !int.is_empty() && !t.ends_with('.') {
+        // Already JSON number text (the common case): no copy.
+        return Some(Number::from_json_text(t));
+    }
     let normalized = if int.is_empty() { format!("0{t}") } else { t.to_string() };
     let normalized = normalized.replace("-.", "-0.");
     let normalized = normalized.strip_suffix('.').map(str::to_string).unwrap_or(normalized);

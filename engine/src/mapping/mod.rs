@@ -944,7 +944,7 @@ impl Compiler<'_> {
             }
             let checks = self.checks(&spec.checks, out, element, it_base, &lookups);
             fields.push(Field {
-                path: rel.iter().map(|s| Str::from(s.as_str())).collect(),
+                path: rel.iter().map(|s| mapwright_dsl::intern(s)).collect(),
                 value,
                 when,
                 default,
