@@ -229,6 +229,14 @@ impl Map {
         self.push_new(key, value);
     }
 
+    /// Appends `key`, which the caller knows is not in the object yet (an
+    /// output field, whose path is set once per record). In debug builds
+    /// this is checked.
+    pub fn push_unique(&mut self, key: Str, value: Value) {
+        debug_assert!(!self.contains_key(&key), "push_unique: `{key}` is already set");
+        self.push_new(key, value);
+    }
+
     fn push_new(&mut self, key: Str, value: Value) {
         let i = self.entries.len();
         if let Some(index) = &mut self.index {

@@ -94,6 +94,11 @@ pub(crate) struct SourceDef {
 pub(crate) struct Field {
     /// Output path relative to the enclosing object (dotted keys split).
     pub path: Vec<Str>,
+    /// Output path from the record's output (or from the `each:` element)
+    /// through any enclosing nested blocks. A value field's path is set
+    /// once per record (clashes are compile errors), so its last key is
+    /// always new in its object.
+    pub abs: Vec<Str>,
     pub value: FieldValue,
     pub when: Option<Program>,
     pub default: Option<Value>,
@@ -945,6 +950,7 @@ impl Compiler<'_> {
             let checks = self.checks(&spec.checks, out, element, it_base, &lookups);
             fields.push(Field {
                 path: rel.iter().map(|s| mapwright_dsl::intern(s)).collect(),
+                abs: abs.iter().map(|s| mapwright_dsl::intern(s)).collect(),
                 value,
                 when,
                 default,

@@ -257,7 +257,7 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
         }
     }
     let mut out = Value::object(Map::with_capacity(m.fields.len()));
-    b.fields(m, &m.fields, &ctx, &mut out, &[], Prefix::Root);
+    b.fields(m, &m.fields, &ctx, &mut out, Prefix::Root);
     // Record rules read the finished output: they run when every field has
     // a value (failed checks leave the output complete, and their rules
     // are listed too), not when a field's expression failed.
@@ -326,9 +326,9 @@ impl Prefix<'_> {
     }
 }
 
-fn join(prefix: Prefix, at: &[Str], path: &[Str]) -> String {
+fn join(prefix: Prefix, path: &[Str]) -> String {
     let mut s = prefix.render();
-    for p in at.iter().chain(path) {
+    for p in path {
         if !s.is_empty() {
             s.push('.');
         }
@@ -337,8 +337,8 @@ fn join(prefix: Prefix, at: &[Str], path: &[Str]) -> String {
     s
 }
 
-/// The slot at `at ++ path` inside `target`, creating objects on the way.
-fn slot<'v>(target: &'v mut Value, path: impl IntoIterator<Item = &'v Str>) -> &'v mut Value {
+/// The slot at `path` inside `target`, creating objects on the way.
+fn slot<'v>(target: &'v mut Value, path: &[Str]) -> &'v mut Value {
     let mut cur = target;
     for key in path {
         if !matches!(cur, Value::Object(_)) {
@@ -350,6 +350,21 @@ fn slot<'v>(target: &'v mut Value, path: impl IntoIterator<Item = &'v Str>) -> &
         };
     }
     cur
+}
+
+/// Writes a value field at `path` inside `target`. Its last key is new
+/// there (a path is set once), so it is appended without a search.
+fn put(target: &mut Value, path: &[Str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let parent = slot(target, parents);
+    if !matches!(parent, Value::Object(_)) {
+        *parent = Value::object(Map::new());
+    }
+    if let Value::Object(map) = parent {
+        Arc::make_mut(map).push_unique(last.clone(), value);
+    }
 }
 
 impl Builder<'_> {
@@ -367,40 +382,39 @@ impl Builder<'_> {
     }
 
     /// Builds `fields` into `target` (the current object scope: the record
-    /// output, or an `each` element) under the path `at`.
-    fn fields(&mut self, m: &Compiled, fields: &[Field], ctx: &Ctx, target: &mut Value, at: &[Str], prefix: Prefix) {
+    /// output, or an `each` element) at their paths from it.
+    fn fields(&mut self, m: &Compiled, fields: &[Field], ctx: &Ctx, target: &mut Value, prefix: Prefix) {
         for f in fields {
             if let Some(when) = &f.when {
                 match when.eval_bool(&ctx.with_out(target)) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
-                        self.fail(join(prefix, at, &f.path), when.text(), e);
+                        self.fail(join(prefix, &f.abs), when.text(), e);
                         continue;
                     }
                 }
             }
             let value = match &f.value {
                 FieldValue::Nested(inner) => {
-                    let s = slot(target, at.iter().chain(&f.path));
+                    let s = slot(target, &f.abs);
                     if !matches!(s, Value::Object(_)) {
-                        *s = Value::object(Map::new());
+                        *s = Value::object(Map::with_capacity(inner.len()));
                     }
-                    let sub: Vec<Str> = at.iter().chain(&f.path).cloned().collect();
-                    self.fields(m, inner, ctx, target, &sub, prefix);
+                    self.fields(m, inner, ctx, target, prefix);
                     continue;
                 }
                 FieldValue::Expr(p) => match p.eval(&ctx.with_out(target)) {
                     Ok(v) => v,
                     Err(e) => {
-                        self.fail(join(prefix, at, &f.path), p.text(), e);
+                        self.fail(join(prefix, &f.abs), p.text(), e);
                         continue;
                     }
                 },
                 FieldValue::Const(v) => v.clone(),
                 FieldValue::Truth(rule) => match rule.resolve(&ctx.with_out(target)) {
                     Ok(r) => {
-                        let name = join(prefix, at, &f.path);
+                        let name = join(prefix, &f.abs);
                         self.truth_outcome(rule, &r, &name);
                         if let Some(l) = &mut self.lineage {
                             let winner = r.winner.map(|w| &rule.candidates[w]);
@@ -417,12 +431,12 @@ impl Builder<'_> {
                         r.value
                     }
                     Err(e) => {
-                        self.fail(join(prefix, at, &f.path), &e.expr, e.error);
+                        self.fail(join(prefix, &f.abs), &e.expr, e.error);
                         continue;
                     }
                 },
                 FieldValue::Each(e) => {
-                    let name = join(prefix, at, &f.path);
+                    let name = join(prefix, &f.abs);
                     match self.each(m, &e.list, e.filter.as_ref(), &e.item, &ctx.with_out(target), &name) {
                         Some(v) => v,
                         None => continue,
@@ -448,7 +462,7 @@ impl Builder<'_> {
                         }
                     }
                     _ => l.push(Lineage {
-                        field: join(prefix, at, &f.path),
+                        field: join(prefix, &f.abs),
                         value: value.clone(),
                         source: program.and_then(|p| sources_read(p, self.names)),
                         expr: program.map_or_else(String::new, |p| p.text().to_string()),
@@ -459,12 +473,14 @@ impl Builder<'_> {
                 }
             }
             let omit = value.is_null() && f.omit_null.unwrap_or(m.omit_nulls);
-            if !omit {
-                *slot(target, at.iter().chain(&f.path)) = value.clone();
-            }
             if !f.checks.is_empty() {
-                let name = join(prefix, at, &f.path);
+                if !omit {
+                    put(target, &f.abs, value.clone());
+                }
+                let name = join(prefix, &f.abs);
                 self.checks(&f.checks, &value, &ctx.with_out(target), &name);
+            } else if !omit {
+                put(target, &f.abs, value);
             }
         }
     }
@@ -580,7 +596,7 @@ impl Builder<'_> {
                 EachValue::Fields(fields) => {
                     let mut obj = Value::object(Map::with_capacity(fields.len()));
                     let before = self.errors.len();
-                    self.fields(m, fields, &ectx, &mut obj, &[], Prefix::Element(name, kept));
+                    self.fields(m, fields, &ectx, &mut obj, Prefix::Element(name, kept));
                     ok &= self.errors.len() == before;
                     out.push(obj);
                 }
