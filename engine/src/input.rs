@@ -157,6 +157,7 @@ pub fn open(
             reader,
             name,
             line: 0,
+            size_hint: 256,
             done: false,
             projection,
             multiline: matches!(source, Source::Stdin | Source::Bytes { .. }),
@@ -205,10 +206,32 @@ fn whole<R: Read + Send + 'static>(
     Box::new(records.into_iter())
 }
 
+/// `name:line`, without the formatting machinery (once per record).
+fn line_origin(name: &str, line: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = line;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
+    s.push_str(name);
+    s.push(':');
+    s.extend(digits[i..].iter().map(|&d| d as char));
+    s
+}
+
 struct JsonLines<R> {
     reader: R,
     name: String,
     line: usize,
+    /// Capacity for the next line's buffer.
+    size_hint: usize,
     done: bool,
     projection: Option<Arc<Projection>>,
     /// Whether a record may span lines (pretty JSON piped in on standard
@@ -224,7 +247,8 @@ impl<R: BufRead> Iterator for JsonLines<R> {
         if self.done {
             return None;
         }
-        let mut buf = String::new();
+        // Sized like the last record, so a line is read without regrowing.
+        let mut buf = String::with_capacity(self.size_hint);
         loop {
             buf.clear();
             match self.reader.read_line(&mut buf) {
@@ -252,7 +276,8 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             }
         }
         let start_line = self.line;
-        let origin = format!("{}:{}", self.name, start_line);
+        self.size_hint = (buf.len() + 64).next_power_of_two().min(1 << 20);
+        let origin = line_origin(&self.name, start_line);
         loop {
             let text = buf.trim_end_matches(['\n', '\r']);
             let parsed = match &self.projection {
@@ -375,6 +400,18 @@ impl Iterator for CsvRecords {
                     raw: None,
                 })
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_origins_match_format() {
+        for line in [0, 1, 9, 10, 99, 100, 123_456, usize::MAX] {
+            assert_eq!(line_origin("orders.jsonl", line), format!("orders.jsonl:{line}"));
         }
     }
 }
