@@ -67,6 +67,39 @@ struct Parser<'a> {
     depth: usize,
 }
 
+/// The index of the first byte at or after `i` that ends the plain run of a
+/// JSON string: a quote, a backslash or a control character (`src.len()`
+/// when there is none). Eight bytes at a time (SWAR): strings in commerce
+/// records are short, where this beats a vectorised search's set-up.
+#[inline]
+fn plain_run_end(src: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = src.get(i..i + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let x = u64::from_le_bytes(bytes);
+        let quote = x ^ (LO * u64::from(b'"'));
+        let slash = x ^ (LO * u64::from(b'\\'));
+        // The lowest flagged byte of each term is exact (false positives
+        // only follow a true one), so the lowest of all is the answer.
+        let hits = ((quote.wrapping_sub(LO) & !quote)
+            | (slash.wrapping_sub(LO) & !slash)
+            | (x.wrapping_sub(LO * 0x20) & !x))
+            & HI;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = src.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// The projection entry for an object key. Keys rarely share both length
 /// and first byte, so most misses cost two byte compares, not a `memcmp`.
 #[inline]
@@ -199,11 +232,10 @@ impl<'a> Parser<'a> {
     /// decoded (`Err`), without allocating in the common case.
     fn key_raw(&mut self) -> Result<Result<&'a str, Str>, JsonError> {
         let start = self.pos + 1;
-        if let Some(n) = memchr::memchr2(b'"', b'\\', &self.src[start..]) {
-            if self.src[start + n] == b'"' && !self.src[start..start + n].iter().any(|&b| b < 0x20) {
-                self.pos = start + n + 1;
-                return Ok(Ok(&self.text[start..start + n]));
-            }
+        let end = plain_run_end(self.src, start);
+        if self.src.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return Ok(Ok(&self.text[start..end]));
         }
         self.string().map(Err)
     }
@@ -280,19 +312,15 @@ impl<'a> Parser<'a> {
     fn skip_string(&mut self) -> Result<(), JsonError> {
         self.pos += 1;
         loop {
-            let rest = &self.src[self.pos..];
-            let Some(n) = memchr::memchr2(b'"', b'\\', rest) else {
-                self.pos = self.src.len();
-                return Err(self.error("unterminated string"));
-            };
-            if let Some(bad) = rest[..n].iter().position(|&b| b < 0x20) {
-                self.pos += bad;
-                return Err(self.error("control character in string"));
-            }
-            self.pos += n;
-            if self.src[self.pos] == b'"' {
-                self.pos += 1;
-                return Ok(());
+            self.pos = plain_run_end(self.src, self.pos);
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {}
+                Some(_) => return Err(self.error("control character in string")),
             }
             self.pos += 1;
             match self.peek() {
@@ -421,39 +449,25 @@ impl<'a> Parser<'a> {
         self.pos += 1; // opening quote
         let start = self.pos;
         // Fast path: no escapes.
-        match memchr::memchr2(b'"', b'\\', &self.src[self.pos..]) {
-            Some(n) if self.src[self.pos + n] == b'"' => {
-                let bytes = &self.src[start..start + n];
-                if bytes.iter().any(|&b| b < 0x20) {
-                    self.pos = start + bytes.iter().position(|&b| b < 0x20).unwrap_or(0);
-                    return Err(self.error("control character in string"));
-                }
-                self.pos = start + n + 1;
-                // The input is a &str, and quotes are ASCII, so the slice is UTF-8.
-                return Ok(Str::from(&self.text[start..start + n]));
-            }
-            Some(_) => {}
-            None => {
-                self.pos = self.src.len();
-                return Err(self.error("unterminated string"));
-            }
+        let end = plain_run_end(self.src, start);
+        if self.src.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // The input is a &str, and quotes are ASCII, so the slice is UTF-8.
+            return Ok(Str::from(&self.text[start..end]));
         }
         let mut out = String::new();
         loop {
-            let rest = &self.src[self.pos..];
-            let Some(n) = memchr::memchr2(b'"', b'\\', rest) else {
-                self.pos = self.src.len();
-                return Err(self.error("unterminated string"));
-            };
-            if let Some(bad) = rest[..n].iter().position(|&b| b < 0x20) {
-                self.pos += bad;
-                return Err(self.error("control character in string"));
-            }
-            out.push_str(&self.text[self.pos..self.pos + n]);
-            self.pos += n;
-            if self.src[self.pos] == b'"' {
-                self.pos += 1;
-                return Ok(Str::from(out));
+            let end = plain_run_end(self.src, self.pos);
+            out.push_str(&self.text[self.pos..end]);
+            self.pos = end;
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Str::from(out));
+                }
+                Some(b'\\') => {}
+                Some(_) => return Err(self.error("control character in string")),
             }
             self.pos += 1; // backslash
             let Some(esc) = self.peek() else {
@@ -813,6 +827,37 @@ mod tests {
                 let mut out = String::new();
                 write_decimal(&mut out, &d);
                 assert_eq!(out, d.normalize().to_string(), "{m} scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_quote_backslash_or_control() {
+        let naive = |src: &[u8], i: usize| {
+            src[i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map_or(src.len(), |n| i + n)
+        };
+        // Every special byte at every place of runs up to 24 bytes long,
+        // over plain ASCII, multi-byte UTF-8 and bytes just around the
+        // boundaries (0x1f/0x20, 0x21/0x23, 0x5b/0x5d, 0x7f/0x80, 0xff).
+        let fillers: [&[u8]; 4] = [b"abcdefgh", "é€😀".as_bytes(), &[0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f], &[0x80, 0xff, 0xa2, 0xdc]];
+        for filler in fillers {
+            for len in 0..24 {
+                let base: Vec<u8> = filler.iter().copied().cycle().take(len).collect();
+                assert_eq!(plain_run_end(&base, 0), naive(&base, 0));
+                for at in 0..len {
+                    for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                        let mut v = base.clone();
+                        v[at] = special;
+                        for start in 0..=at {
+                            assert_eq!(plain_run_end(&v, start), naive(&v, start), "{v:?} from {start}");
+                        }
+                        // A second special byte after the first never hides it.
+                        if at + 1 < len {
+                            v[at + 1] = 0x01;
+                            assert_eq!(plain_run_end(&v, 0), naive(&v, 0), "{v:?}");
+                        }
+                    }
+                }
             }
         }
     }
