@@ -722,20 +722,6 @@ fn write_decimal(out: &mut String, d: &rust_decimal::Decimal) {
     }
 }
 
-/// Bytes that need an escape inside a JSON string: control characters,
-/// `"` and `\`.
-static NEEDS_ESCAPE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        t[b] = true;
-        b += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 /// Appends an RFC 3339 UTC timestamp (`Z`, fraction only when non-zero).
 pub fn write_timestamp(out: &mut String, t: &jiff::Timestamp) {
     let _ = write!(out, "{t}");
@@ -749,35 +735,34 @@ pub(crate) fn format_timestamp_string(v: &Value) -> String {
     s
 }
 
-/// Appends a JSON string literal with the necessary escapes.
+/// Appends a JSON string literal with the necessary escapes (control
+/// characters, `"` and `\`; the same bytes that end a plain run when
+/// reading).
 pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[b as usize] {
-            continue;
-        }
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
+    loop {
+        let i = plain_run_end(bytes, start);
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(esc);
+        let Some(&b) = bytes.get(i) else { break };
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
     out.push('"');
 }
 
