@@ -78,29 +78,29 @@ impl<'a> Ctx<'a> {
 impl Program {
     /// Evaluates the program in `ctx`.
     pub fn eval(&self, ctx: &Ctx) -> Result<Value, EvalError> {
-        eval(&self.node, ctx)
+        eval(&self.node, ctx).map_err(|e| *e)
     }
 
     /// Evaluates a condition (`filter:`, `when:`, `where:`): `true` or
     /// `false`; `null` counts as false; anything else is an error.
     pub fn eval_bool(&self, ctx: &Ctx) -> Result<bool, EvalError> {
-        let v = eval(&self.node, ctx)?;
-        truthy(&v, Span::new(0, self.text().len()))
+        let v = eval(&self.node, ctx).map_err(|e| *e)?;
+        truthy(&v, Span::new(0, self.text().len())).map_err(|e| *e)
     }
 }
 
-fn truthy(v: &Value, span: Span) -> Result<bool, EvalError> {
+fn truthy(v: &Value, span: Span) -> Result<bool, Box<EvalError>> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
         other => {
-            Err(EvalError::new(span, format!("expected true or false, got {}", other.describe()))
-                .with_value(other.clone()))
+            Err(Box::new(EvalError::new(span, format!("expected true or false, got {}", other.describe()))
+                .with_value(other.clone())))
         }
     }
 }
 
-fn base<'v>(b: &Base, ctx: &Ctx<'v>, holder: &'v mut Option<Value>) -> Result<&'v Value, EvalError> {
+fn base<'v>(b: &Base, ctx: &Ctx<'v>, holder: &'v mut Option<Value>) -> Result<&'v Value, Box<EvalError>> {
     Ok(match b {
         Base::Input => ctx.input,
         Base::Source(i) => ctx.sources.get(*i).unwrap_or(&NULL),
@@ -113,7 +113,7 @@ fn base<'v>(b: &Base, ctx: &Ctx<'v>, holder: &'v mut Option<Value>) -> Result<&'
     })
 }
 
-fn step<'v>(v: &'v Value, s: &Step, ctx: &Ctx) -> Result<Option<&'v Value>, EvalError> {
+fn step<'v>(v: &'v Value, s: &Step, ctx: &Ctx) -> Result<Option<&'v Value>, Box<EvalError>> {
     Ok(match s {
         Step::Key(k) => v.get(k),
         Step::Index(i) => v.at(*i),
@@ -128,17 +128,17 @@ fn step<'v>(v: &'v Value, s: &Step, ctx: &Ctx) -> Result<Option<&'v Value>, Eval
             }
             Value::Null => None,
             other => {
-                return Err(EvalError::new(
+                return Err(Box::new(EvalError::new(
                     Span::default(),
                     format!("a key must be a string or a whole number, got {}", other.describe()),
                 )
-                .with_value(other))
+                .with_value(other)))
             }
         },
     })
 }
 
-pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
+pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
     match node {
         Node::Const(v) => Ok(v.clone()),
         Node::Path(b, steps) => {
@@ -155,7 +155,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
         Node::Query(b, q, span) => {
             let mut holder = None;
             let v = base(b, ctx, &mut holder)?;
-            q.select(v).map(Value::array).map_err(|m| EvalError::new(*span, format!("JSONPath query failed: {m}")))
+            q.select(v).map(Value::array).map_err(|m| Box::new(EvalError::new(*span, format!("JSONPath query failed: {m}"))))
         }
         Node::Array(items) => Ok(Value::array(items.iter().map(|n| eval(n, ctx)).collect::<Result<_, _>>()?)),
         Node::Object(entries) => {
@@ -189,7 +189,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
         }
         Node::Call(b, args, regex, span) => {
             let Imp::Plain(f) = b.imp else {
-                return Err(EvalError::new(*span, "internal: special function called as plain"));
+                return Err(Box::new(EvalError::new(*span, "internal: special function called as plain")));
             };
             let mut values: smallvec::SmallVec<[Value; 4]> = smallvec::SmallVec::new();
             for a in args.iter() {
@@ -199,12 +199,12 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
                 }
                 values.push(v);
             }
-            f(&Args { values: &values, regex: regex.as_deref() }).map_err(|e| EvalError {
+            f(&Args { values: &values, regex: regex.as_deref() }).map_err(|e| boxed(EvalError {
                 // error("…") carries the analyst's own words; others name the function.
                 message: if b.name == "error" { e.message } else { format!("{}: {}", b.name, e.message) },
                 span: *span,
                 value: e.value,
-            })
+            }))
         }
         Node::Special(s, args, span) => special(*s, args, *span, ctx),
         Node::Exists(b, steps) => {
@@ -220,10 +220,10 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
         }
         Node::Lookup { table, strict, name, key, default, span } => {
             let k = eval(key, ctx)?;
-            let key_text = match &k {
+            let key_text: std::borrow::Cow<str> = match &k {
                 Value::Null => return Ok(Value::Null),
-                Value::String(s) => s.to_string(),
-                Value::Number(_) | Value::Bool(_) => k.to_json(),
+                Value::String(s) => std::borrow::Cow::Borrowed(s),
+                Value::Number(_) | Value::Bool(_) => std::borrow::Cow::Owned(k.to_json()),
                 other => return Err(type_error(*span, "a lookup key must be text or a number, got", other)),
             };
             if let Some(v) = ctx.host.lookup(*table, &key_text) {
@@ -232,15 +232,15 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, EvalError> {
             match default {
                 Some(d) => eval(d, ctx),
                 None if *strict => {
-                    Err(EvalError::new(*span, format!("key \"{key_text}\" is not in strict lookup table \"{name}\""))
-                        .with_value(k))
+                    Err(Box::new(EvalError::new(*span, format!("key \"{key_text}\" is not in strict lookup table \"{name}\""))
+                        .with_value(k)))
                 }
                 None => Ok(Value::Null),
             }
         }
         Node::Host(id, args, span) => {
             let values = args.iter().map(|a| eval(a, ctx)).collect::<Result<Vec<_>, _>>()?;
-            ctx.host.call(*id, &values).map_err(|m| EvalError::new(*span, m))
+            ctx.host.call(*id, &values).map_err(|m| Box::new(EvalError::new(*span, m)))
         }
     }
 }
@@ -254,15 +254,21 @@ fn span_hint(n: &Node) -> Span {
     }
 }
 
-fn type_error(span: Span, what: &str, v: &Value) -> EvalError {
-    EvalError::new(span, format!("{what} {}", v.describe())).with_value(v.clone())
+fn type_error(span: Span, what: &str, v: &Value) -> Box<EvalError> {
+    Box::new(EvalError::new(span, format!("{what} {}", v.describe())).with_value(v.clone()))
 }
 
-fn num_or_err(v: &Number, span: Span) -> Result<Decimal, EvalError> {
-    v.to_decimal().map_err(|m| EvalError::new(span, m))
+/// Errors travel boxed inside the evaluator: a `Result<Value, _>` is then
+/// no larger than a value, which every node returns.
+fn boxed(e: EvalError) -> Box<EvalError> {
+    Box::new(e)
 }
 
-fn binary(op: BinaryOp, a: &Node, b: &Node, span: Span, ctx: &Ctx) -> Result<Value, EvalError> {
+fn num_or_err(v: &Number, span: Span) -> Result<Decimal, Box<EvalError>> {
+    v.to_decimal().map_err(|m| Box::new(EvalError::new(span, m)))
+}
+
+fn binary(op: BinaryOp, a: &Node, b: &Node, span: Span, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
     match op {
         BinaryOp::Coalesce => {
             let l = eval(a, ctx)?;
@@ -295,7 +301,7 @@ fn binary(op: BinaryOp, a: &Node, b: &Node, span: Span, ctx: &Ctx) -> Result<Val
 }
 
 /// Applies a strict (non-short-circuit) binary operator.
-pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Result<Value, EvalError> {
+pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Result<Value, Box<EvalError>> {
     match op {
         BinaryOp::Eq => return Ok(Value::Bool(l == r)),
         BinaryOp::Ne => return Ok(Value::Bool(l != r)),
@@ -348,7 +354,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 BinaryOp::Sub => x.checked_sub(y),
                 BinaryOp::Mul => x.checked_mul(y),
                 BinaryOp::Div | BinaryOp::Rem if y.is_zero() => {
-                    return Err(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol())))
+                    return Err(Box::new(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol()))))
                 }
                 BinaryOp::Div => x.checked_div(y),
                 _ => x.checked_rem(y),
@@ -357,17 +363,17 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             // quotient that rounds to zero is an underflow, not a 0.
             if let Some(z) = result {
                 if z.is_zero() && !x.is_zero() && matches!(op, BinaryOp::Mul | BinaryOp::Div) && !y.is_zero() {
-                    return Err(EvalError::new(
+                    return Err(Box::new(EvalError::new(
                         span,
                         format!("number underflow in {x} {} {y}: the result is below the exact decimal range (28 decimal places)", op.symbol()),
-                    ));
+                    )));
                 }
             }
             result.map(Value::dec).ok_or_else(|| {
-                EvalError::new(
+                boxed(EvalError::new(
                     span,
                     format!("number overflow in {x} {} {y}: the result exceeds the exact decimal range", op.symbol()),
-                )
+                ))
             })
         }
         (BinaryOp::Add, Value::String(_), other) | (BinaryOp::Add, other, Value::String(_)) => {
@@ -376,7 +382,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             } else {
                 ""
             };
-            Err(EvalError::new(
+            Err(Box::new(EvalError::new(
                 span,
                 format!(
                     "cannot add {} to {}{hint}",
@@ -384,7 +390,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                     if matches!(l, Value::String(_)) { l.describe() } else { r.describe() }
                 ),
             )
-            .with_value(other.clone()))
+            .with_value(other.clone())))
         }
         _ => {
             let bad = if matches!(l, Value::Number(_)) { r } else { l };
@@ -392,11 +398,11 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 Value::String(_) => "; convert text to a number with number(x)",
                 _ => "",
             };
-            Err(EvalError::new(
+            Err(Box::new(EvalError::new(
                 span,
                 format!("`{}` needs numbers, got {} and {}{hint}", op.symbol(), l.describe(), r.describe()),
             )
-            .with_value(bad.clone()))
+            .with_value(bad.clone())))
         }
     }
 }
@@ -416,7 +422,7 @@ pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
     }
 }
 
-fn list_arg(v: Value, span: Span, name: &str) -> Result<Option<std::sync::Arc<Vec<Value>>>, EvalError> {
+fn list_arg(v: Value, span: Span, name: &str) -> Result<Option<std::sync::Arc<Vec<Value>>>, Box<EvalError>> {
     match v {
         Value::Null => Ok(None),
         Value::Array(a) => Ok(Some(a)),
@@ -424,7 +430,7 @@ fn list_arg(v: Value, span: Span, name: &str) -> Result<Option<std::sync::Arc<Ve
     }
 }
 
-fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, EvalError> {
+fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
     match s {
         Special::Try => match eval(&args[0], ctx) {
             Ok(v) => Ok(v),
@@ -445,7 +451,7 @@ fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, Ev
         }
         Special::Index => Ok(Value::from(ctx.index)),
         Special::Now => Ok(Value::Timestamp(ctx.now)),
-        Special::Lookup => Err(EvalError::new(span, "internal: lookup compiled as special")),
+        Special::Lookup => Err(Box::new(EvalError::new(span, "internal: lookup compiled as special"))),
         Special::Map | Special::Filter | Special::Find | Special::Any | Special::All | Special::SortBy => {
             let name = match s {
                 Special::Map => "map",
@@ -517,7 +523,7 @@ fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, Ev
 }
 
 /// Stable sort by key: nulls last, keys of one comparable kind.
-pub(crate) fn sort_keyed(keyed: &mut [(Value, Value)], span: Span) -> Result<(), EvalError> {
+pub(crate) fn sort_keyed(keyed: &mut [(Value, Value)], span: Span) -> Result<(), Box<EvalError>> {
     let mut bad: Option<(Value, Value)> = None;
     keyed.sort_by(|(a, _), (b, _)| match (a.is_null(), b.is_null()) {
         (true, true) => Ordering::Equal,
@@ -532,8 +538,8 @@ pub(crate) fn sort_keyed(keyed: &mut [(Value, Value)], span: Span) -> Result<(),
     });
     match bad {
         Some((a, b)) => {
-            Err(EvalError::new(span, format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()))
-                .with_value(b))
+            Err(Box::new(EvalError::new(span, format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()))
+                .with_value(b)))
         }
         None => Ok(()),
     }

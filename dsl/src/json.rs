@@ -676,12 +676,11 @@ pub fn write_number(out: &mut String, n: &Number) {
 /// any zero), without `fmt` machinery: the mantissa's digits with the
 /// point put in by the scale. The same text as `Display` of the normalised
 /// decimal (a test compares them).
-fn text(b: &[u8]) -> &str {
-    std::str::from_utf8(b).unwrap_or_default()
+fn push_digits(out: &mut String, digits: &[u8]) {
+    out.extend(digits.iter().map(|&b| char::from(b)));
 }
 
 fn write_decimal(out: &mut String, d: &rust_decimal::Decimal) {
-    let d = d.normalize();
     let mantissa = d.mantissa();
     if mantissa == 0 {
         out.push('0');
@@ -690,35 +689,57 @@ fn write_decimal(out: &mut String, d: &rust_decimal::Decimal) {
     if mantissa < 0 {
         out.push('-');
     }
+    // Trailing zeros of the fraction go (`1.50` → `1.5`), in u64
+    // arithmetic when the mantissa fits (almost always), which is much
+    // cheaper than `Decimal::normalize`.
+    let mut u = mantissa.unsigned_abs();
+    let mut scale = d.scale();
+    let mut small = match u64::try_from(u) {
+        Ok(mut s) => {
+            while scale > 0 && s % 10 == 0 {
+                s /= 10;
+                scale -= 1;
+            }
+            u = 0;
+            s
+        }
+        Err(_) => {
+            while scale > 0 && u % 10 == 0 {
+                u /= 10;
+                scale -= 1;
+            }
+            0
+        }
+    };
     // 96-bit mantissas have at most 29 digits.
     let mut buf = [0u8; 40];
     let mut i = buf.len();
-    let mut u = mantissa.unsigned_abs();
     while u > u64::MAX as u128 {
         i -= 1;
         buf[i] = b'0' + (u % 10) as u8;
         u /= 10;
     }
-    let mut small = u as u64;
+    if u > 0 {
+        small = u as u64;
+    }
     while small > 0 {
         i -= 1;
         buf[i] = b'0' + (small % 10) as u8;
         small /= 10;
     }
     let digits = &buf[i..];
-    let scale = d.scale() as usize;
-    // Digits are ASCII: every slice below is valid UTF-8.
+    let scale = scale as usize;
     if scale == 0 {
-        out.push_str(text(digits));
+        push_digits(out, digits);
     } else if digits.len() > scale {
         let (int, frac) = digits.split_at(digits.len() - scale);
-        out.push_str(text(int));
+        push_digits(out, int);
         out.push('.');
-        out.push_str(text(frac));
+        push_digits(out, frac);
     } else {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', scale - digits.len()));
-        out.push_str(text(digits));
+        push_digits(out, digits);
     }
 }
 
