@@ -508,3 +508,156 @@ fn map_reports_warnings_but_exits_0() {
     assert!(r.stderr.contains("heavy parcel"), "{r:?}");
     assert_eq!(r.summary(), (2, 0, 0, 0));
 }
+
+// ---------------------------------------------------------------- threads
+
+/// Input that exercises every path of the readers: mapped, filtered,
+/// failing, duplicate and changed records, bad JSON, a line that is not
+/// UTF-8, blank and CRLF lines, a record longer than a parallel block
+/// (256 KiB) and a last line without a newline.
+fn tricky_orders() -> Vec<u8> {
+    let mut input = Vec::new();
+    for i in 0..3000u32 {
+        let line = if i % 19 == 5 {
+            format!("{{\"id\": {i}, \"sku\": oops}}")
+        } else if i % 13 == 0 && i > 0 {
+            // The same record twice: a duplicate.
+            let line = format!("{{\"id\": {i}, \"sku\": \"d{i}\", \"price\": 1.10, \"qty\": 3}}");
+            format!("{line}\n{line}")
+        } else if i % 17 == 0 {
+            // An earlier id with other content: not a duplicate.
+            format!("{{\"id\": {}, \"sku\": \"changed\", \"price\": 2, \"qty\": 1}}", i / 2)
+        } else if i % 11 == 0 {
+            format!("{{\"id\": {i}, \"sku\": {i}, \"price\": 1, \"qty\": 1}}")
+        } else if i % 7 == 0 {
+            format!("{{\"id\": {i}, \"sku\": \"t{i}\", \"price\": 1, \"qty\": 1, \"test\": true}}")
+        } else if i == 1500 {
+            format!("{{\"id\": {i}, \"sku\": \"{}\", \"price\": 0.5, \"qty\": 2}}", "x".repeat(300_000))
+        } else {
+            format!("{{\"id\": {i}, \"sku\": \"s{i}\", \"price\": 1.10, \"qty\": 3}}")
+        };
+        input.extend_from_slice(line.as_bytes());
+        match i % 23 {
+            0 => input.extend_from_slice(b"\r\n"),
+            1 => input.extend_from_slice(b"\n\n   \n"),
+            _ => input.push(b'\n'),
+        }
+        if i == 2000 {
+            input.extend_from_slice(b"{\"id\": 99999, \"sku\": \"caf\xe9\"}\n");
+        }
+    }
+    input.extend_from_slice(b"{\"id\": 77777, \"sku\": \"last\", \"price\": 1, \"qty\": 1}");
+    input
+}
+
+/// Dead-letter lines without their `at` time, which differs between runs.
+fn dead_without_time(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| {
+            let mut v = json(l);
+            v.as_object_mut().expect("an object").remove("at");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn map_output_is_the_same_for_any_number_of_threads() {
+    let s = Sandbox::new();
+    s.write("orders.yaml", ORDERS);
+    std::fs::write(s.path("in.jsonl"), tricky_orders()).unwrap();
+    let mut runs = Vec::new();
+    for threads in ["1", "2", "3", "8"] {
+        let out = format!("out{threads}.jsonl");
+        let dead = format!("dead{threads}.jsonl");
+        let r = s.run(
+            &["map", "-m", "orders.yaml", "in.jsonl", "-o", &out, "--dead-letter", &dead, "--threads", threads],
+            "",
+        );
+        assert_eq!(r.code, 2, "threads {threads}: {r:?}");
+        runs.push((threads, r.summary(), std::fs::read(s.path(&out)).unwrap(), dead_without_time(&s.read(&dead))));
+    }
+    let (_, summary, out, dead) = &runs[0];
+    let (mapped, filtered, failed, duplicates) = *summary;
+    assert!(mapped > 2000 && filtered > 100 && failed > 300 && duplicates > 100, "{summary:?}");
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count() as u64, mapped);
+    assert_eq!(dead.len() as u64, failed);
+    // The line that is not UTF-8 is one failed record, named by its line.
+    let utf8: Vec<_> = dead.iter().filter(|d| d["errors"].to_string().contains("invalid UTF-8")).collect();
+    assert_eq!(utf8.len(), 1, "{utf8:?}");
+    assert!(utf8[0]["errors"][0]["message"].as_str().unwrap().contains("in.jsonl:"), "{}", utf8[0]);
+    // The long record and the last line (no newline) both mapped.
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(text.contains("\"order_id\":\"SO-1500\""));
+    assert!(
+        text.ends_with("{\"order_id\":\"SO-77777\",\"sku\":\"LAST\",\"total\":1}\n"),
+        "{}",
+        &text[text.len() - 200..]
+    );
+    for (threads, s2, o2, d2) in &runs[1..] {
+        assert_eq!(s2, summary, "threads {threads}: summary");
+        assert!(o2 == out, "threads {threads}: output differs from one thread's");
+        assert_eq!(d2, dead, "threads {threads}: dead letters differ");
+    }
+}
+
+#[test]
+fn map_on_standard_input_keeps_reading_after_a_line_that_is_not_utf8() {
+    let s = Sandbox::new();
+    s.write("orders.yaml", ORDERS);
+    let mut input = b"{\"id\": 1, \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n".to_vec();
+    input.extend_from_slice(b"{\"id\": 2, \"sku\": \"\xff\xfe\"}\n");
+    input.extend_from_slice(b"{\"id\": 3, \"sku\": \"c\", \"price\": 1, \"qty\": 1}\n");
+    std::fs::write(s.path("in.jsonl"), &input).unwrap();
+    let stdin = std::fs::File::open(s.path("in.jsonl")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mapwright"))
+        .args(["map", "-m", "orders.yaml", "--dead-letter", "dead.jsonl"])
+        .current_dir(s.dir.path())
+        .stdin(stdin)
+        .output()
+        .expect("run mapwright");
+    let r = Run::from(out);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(r.summary(), (2, 0, 1, 0), "{r:?}");
+    let dead = dead_without_time(&s.read("dead.jsonl"));
+    let message = dead[0]["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(message, "<stdin>:2: invalid UTF-8 at byte 19", "{dead:?}");
+    assert_eq!(dead[0]["input"], "{\"id\": 2, \"sku\": \"\u{fffd}\u{fffd}\"}", "the text is kept, lossily");
+}
+
+#[test]
+fn map_with_threads_stops_when_its_reader_goes_away() {
+    // `mapwright map … | head -1`: the output pipe closes early; the run
+    // must end (it used to wait forever for a reader thread blocked on a
+    // full queue).
+    let s = Sandbox::new();
+    s.write("orders.yaml", ORDERS);
+    let mut input = String::new();
+    for i in 0..200_000 {
+        input.push_str(&format!("{{\"id\": {i}, \"sku\": \"s{i}\", \"price\": 1.10, \"qty\": 3}}\n"));
+    }
+    s.write("in.jsonl", &input);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mapwright"))
+        .args(["map", "-m", "orders.yaml", "in.jsonl", "--threads", "2"])
+        .current_dir(s.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mapwright");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
+    drop(stdout);
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0), "a closed pipe is a normal end");
+            break;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("mapwright did not stop after its output pipe closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -198,13 +198,12 @@ impl Compiler<'_, '_> {
                     Node::Array(nodes)
                 }
             }
-            ExprKind::Object(entries) => {
-                Node::Object(entries.iter().map(|(k, v)| Ok((crate::value::intern(k), self.expr(v)?))).collect::<Result<
-                    _,
-                    CompileError,
-                >>(
-                )?)
-            }
+            ExprKind::Object(entries) => Node::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((crate::value::intern(k), self.expr(v)?)))
+                    .collect::<Result<_, CompileError>>()?,
+            ),
             ExprKind::Path(p) => self.path(p, e.span)?,
             ExprKind::Unary(UnaryOp::Neg, x) => Node::Neg(Box::new(self.expr(x)?), e.span),
             ExprKind::Unary(UnaryOp::Not, x) => Node::Not(Box::new(self.expr(x)?), e.span),

@@ -93,10 +93,9 @@ fn truthy(v: &Value, span: Span) -> Result<bool, Box<EvalError>> {
     match v {
         Value::Bool(b) => Ok(*b),
         Value::Null => Ok(false),
-        other => {
-            Err(Box::new(EvalError::new(span, format!("expected true or false, got {}", other.describe()))
-                .with_value(other.clone())))
-        }
+        other => Err(Box::new(
+            EvalError::new(span, format!("expected true or false, got {}", other.describe())).with_value(other.clone()),
+        )),
     }
 }
 
@@ -128,11 +127,13 @@ fn step<'v>(v: &'v Value, s: &Step, ctx: &Ctx) -> Result<Option<&'v Value>, Box<
             }
             Value::Null => None,
             other => {
-                return Err(Box::new(EvalError::new(
-                    Span::default(),
-                    format!("a key must be a string or a whole number, got {}", other.describe()),
-                )
-                .with_value(other)))
+                return Err(Box::new(
+                    EvalError::new(
+                        Span::default(),
+                        format!("a key must be a string or a whole number, got {}", other.describe()),
+                    )
+                    .with_value(other),
+                ))
             }
         },
     })
@@ -155,7 +156,9 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
         Node::Query(b, q, span) => {
             let mut holder = None;
             let v = base(b, ctx, &mut holder)?;
-            q.select(v).map(Value::array).map_err(|m| Box::new(EvalError::new(*span, format!("JSONPath query failed: {m}"))))
+            q.select(v)
+                .map(Value::array)
+                .map_err(|m| Box::new(EvalError::new(*span, format!("JSONPath query failed: {m}"))))
         }
         Node::Array(items) => Ok(Value::array(items.iter().map(|n| eval(n, ctx)).collect::<Result<_, _>>()?)),
         Node::Object(entries) => {
@@ -199,12 +202,14 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
                 }
                 values.push(v);
             }
-            f(&Args { values: &values, regex: regex.as_deref() }).map_err(|e| boxed(EvalError {
-                // error("…") carries the analyst's own words; others name the function.
-                message: if b.name == "error" { e.message } else { format!("{}: {}", b.name, e.message) },
-                span: *span,
-                value: e.value,
-            }))
+            f(&Args { values: &values, regex: regex.as_deref() }).map_err(|e| {
+                boxed(EvalError {
+                    // error("…") carries the analyst's own words; others name the function.
+                    message: if b.name == "error" { e.message } else { format!("{}: {}", b.name, e.message) },
+                    span: *span,
+                    value: e.value,
+                })
+            })
         }
         Node::Special(s, args, span) => special(*s, args, *span, ctx),
         Node::Exists(b, steps) => {
@@ -231,10 +236,10 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
             }
             match default {
                 Some(d) => eval(d, ctx),
-                None if *strict => {
-                    Err(Box::new(EvalError::new(*span, format!("key \"{key_text}\" is not in strict lookup table \"{name}\""))
-                        .with_value(k)))
-                }
+                None if *strict => Err(Box::new(
+                    EvalError::new(*span, format!("key \"{key_text}\" is not in strict lookup table \"{name}\""))
+                        .with_value(k),
+                )),
                 None => Ok(Value::Null),
             }
         }
@@ -382,15 +387,17 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             } else {
                 ""
             };
-            Err(Box::new(EvalError::new(
-                span,
-                format!(
-                    "cannot add {} to {}{hint}",
-                    other.describe(),
-                    if matches!(l, Value::String(_)) { l.describe() } else { r.describe() }
-                ),
-            )
-            .with_value(other.clone())))
+            Err(Box::new(
+                EvalError::new(
+                    span,
+                    format!(
+                        "cannot add {} to {}{hint}",
+                        other.describe(),
+                        if matches!(l, Value::String(_)) { l.describe() } else { r.describe() }
+                    ),
+                )
+                .with_value(other.clone()),
+            ))
         }
         _ => {
             let bad = if matches!(l, Value::Number(_)) { r } else { l };
@@ -398,11 +405,13 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 Value::String(_) => "; convert text to a number with number(x)",
                 _ => "",
             };
-            Err(Box::new(EvalError::new(
-                span,
-                format!("`{}` needs numbers, got {} and {}{hint}", op.symbol(), l.describe(), r.describe()),
-            )
-            .with_value(bad.clone())))
+            Err(Box::new(
+                EvalError::new(
+                    span,
+                    format!("`{}` needs numbers, got {} and {}{hint}", op.symbol(), l.describe(), r.describe()),
+                )
+                .with_value(bad.clone()),
+            ))
         }
     }
 }
@@ -537,10 +546,10 @@ pub(crate) fn sort_keyed(keyed: &mut [(Value, Value)], span: Span) -> Result<(),
         }),
     });
     match bad {
-        Some((a, b)) => {
-            Err(Box::new(EvalError::new(span, format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()))
-                .with_value(b)))
-        }
+        Some((a, b)) => Err(Box::new(
+            EvalError::new(span, format!("cannot sort: {} and {} do not compare", a.describe(), b.describe()))
+                .with_value(b),
+        )),
         None => Ok(()),
     }
 }

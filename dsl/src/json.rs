@@ -82,10 +82,9 @@ fn plain_run_end(src: &[u8], mut i: usize) -> usize {
         let slash = x ^ (LO * u64::from(b'\\'));
         // The lowest flagged byte of each term is exact (false positives
         // only follow a true one), so the lowest of all is the answer.
-        let hits = ((quote.wrapping_sub(LO) & !quote)
-            | (slash.wrapping_sub(LO) & !slash)
-            | (x.wrapping_sub(LO * 0x20) & !x))
-            & HI;
+        let hits =
+            ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (x.wrapping_sub(LO * 0x20) & !x))
+                & HI;
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
@@ -845,7 +844,8 @@ mod tests {
         // Every special byte at every place of runs up to 24 bytes long,
         // over plain ASCII, multi-byte UTF-8 and bytes just around the
         // boundaries (0x1f/0x20, 0x21/0x23, 0x5b/0x5d, 0x7f/0x80, 0xff).
-        let fillers: [&[u8]; 4] = [b"abcdefgh", "é€😀".as_bytes(), &[0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f], &[0x80, 0xff, 0xa2, 0xdc]];
+        let fillers: [&[u8]; 4] =
+            [b"abcdefgh", "é€😀".as_bytes(), &[0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f], &[0x80, 0xff, 0xa2, 0xdc]];
         for filler in fillers {
             for len in 0..24 {
                 let base: Vec<u8> = filler.iter().copied().cycle().take(len).collect();

@@ -25,23 +25,27 @@ pub type Str = Arc<str>;
 ///
 /// Every compiled key with the same text is the same allocation, so object
 /// lookups of compiled keys in projected records and in outputs match by
-/// pointer first ([`Map::get`]). The table only grows with the distinct
-/// key names of the mappings compiled in this process.
+/// pointer first ([`Map::get`]); a pointer mismatch only falls back to
+/// comparing text, so results never depend on it. The table is per thread:
+/// a mapping compiled on each worker thread then shares no reference counts
+/// with the others (incrementing a count another core also increments
+/// costs a cache-line transfer). It only grows with the distinct key names
+/// compiled on that thread.
 pub fn intern(text: &str) -> Str {
+    use std::cell::RefCell;
     use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static TABLE: OnceLock<Mutex<HashSet<Str>>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| Mutex::new(HashSet::new()));
-    let mut set = match table.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    if let Some(k) = set.get(text) {
-        return k.clone();
+    thread_local! {
+        static TABLE: RefCell<HashSet<Str>> = RefCell::new(HashSet::new());
     }
-    let k = Str::from(text);
-    set.insert(k.clone());
-    k
+    TABLE.with(|t| {
+        let mut set = t.borrow_mut();
+        if let Some(k) = set.get(text) {
+            return k.clone();
+        }
+        let k = Str::from(text);
+        set.insert(k.clone());
+        k
+    })
 }
 
 /// A mapwright value: what expressions read, compute and write.

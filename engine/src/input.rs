@@ -248,10 +248,11 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             return None;
         }
         // Sized like the last record, so a line is read without regrowing.
-        let mut buf = String::with_capacity(self.size_hint);
+        let mut bytes = Vec::with_capacity(self.size_hint);
+        let mut buf;
         loop {
-            buf.clear();
-            match self.reader.read_line(&mut buf) {
+            bytes.clear();
+            match self.reader.read_until(b'\n', &mut bytes) {
                 Ok(0) => {
                     self.done = true;
                     return None;
@@ -271,9 +272,26 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                 }
             }
             self.line += 1;
+            // A line that is not UTF-8 is one bad record; reading goes on.
+            buf = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to() + 1;
+                    let raw = String::from_utf8_lossy(e.as_bytes()).trim_end_matches(['\n', '\r']).to_string();
+                    return Some(InputRecord {
+                        value: Err(BadInput {
+                            message: format!("{}:{}: invalid UTF-8 at byte {at}", self.name, self.line),
+                            raw,
+                        }),
+                        origin: line_origin(&self.name, self.line),
+                        raw: None,
+                    });
+                }
+            };
             if !buf.trim().is_empty() {
                 break;
             }
+            bytes = buf.into_bytes();
         }
         let start_line = self.line;
         self.size_hint = (buf.len() + 64).next_power_of_two().min(1 << 20);

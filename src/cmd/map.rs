@@ -135,11 +135,12 @@ impl<'m> Emitter<'m> {
                 line.clear();
                 mapwright_dsl::json::write_value(&mut line, &v);
                 let fp = fingerprints(&r.key, &line);
+                line.push('\n');
                 for w in &warnings {
                     eprintln!("{w}");
                 }
                 self.warnings += warnings.len() as u64;
-                let written = self.write_mapped(&mut line, fp);
+                let written = self.write_mapped(&line, fp);
                 self.line = line;
                 return written;
             }
@@ -149,13 +150,13 @@ impl<'m> Emitter<'m> {
                 Done::Failed(origin.to_string(), errors, line, warnings)
             }
         };
-        self.done(done)
+        self.done(done, "")
     }
 
     /// Writes one finished record: the single place where duplicates are
     /// detected and lines are written, for the sequential and the parallel
     /// paths alike.
-    pub(super) fn done(&mut self, d: Done) -> std::io::Result<()> {
+    pub(super) fn done(&mut self, d: Done, text: &str) -> std::io::Result<()> {
         let warnings = match &d {
             Done::Mapped(_, _, w) | Done::Filtered(w) | Done::Failed(_, _, _, w) => w,
         };
@@ -164,7 +165,10 @@ impl<'m> Emitter<'m> {
             eprintln!("{w}");
         }
         match d {
-            Done::Mapped(mut line, fp, _) => self.write_mapped(&mut line, fp),
+            Done::Mapped(range, fp, _) => match text.get(range) {
+                Some(line) => self.write_mapped(line, fp),
+                None => Err(std::io::Error::other("internal: a rendered line is out of its block")),
+            },
             Done::Filtered(_) => {
                 self.filtered += 1;
                 Ok(())
@@ -174,7 +178,8 @@ impl<'m> Emitter<'m> {
     }
 
     /// Writes a mapped line unless it repeats the last output for its key.
-    fn write_mapped(&mut self, line: &mut String, fp: Option<(u64, u64)>) -> std::io::Result<()> {
+    /// `line` ends with its newline.
+    fn write_mapped(&mut self, line: &str, fp: Option<(u64, u64)>) -> std::io::Result<()> {
         if let Some((key, hash)) = fp {
             if self.seen.get(&key) == Some(&hash) {
                 self.duplicates += 1;
@@ -182,7 +187,6 @@ impl<'m> Emitter<'m> {
             }
             self.seen.insert(key, hash);
         }
-        line.push('\n');
         self.out.write_all(line.as_bytes())?;
         self.mapped += 1;
         Ok(())
@@ -353,8 +357,7 @@ fn map_parallel(
 ) -> std::io::Result<Option<usize>> {
     for path in inputs {
         let file = File::open(path)?;
-        let reader = Box::new(std::io::BufReader::with_capacity(1 << 20, file));
-        parallel::run(em, mapping, reader, &path.display().to_string(), threads)?;
+        parallel::run(em, mapping, Box::new(file), &path.display().to_string(), threads)?;
     }
     Ok(None)
 }
