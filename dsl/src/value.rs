@@ -105,8 +105,48 @@ impl Number {
     }
 }
 
+/// Plain decimal text of at most 18 digits (`-12.50`, `1042`): most
+/// numbers in records. Built from a u64 mantissa, the same value (sign,
+/// digits and scale) `Decimal::from_str_exact` gives, in a fraction of the
+/// work; anything else returns `None` for the general parser.
+fn parse_plain_decimal(text: &str) -> Option<Decimal> {
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.first()? == &b'.' || digits.len() > 19 {
+        return None;
+    }
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    let mut scale: Option<u32> = None;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                if let Some(s) = &mut scale {
+                    *s += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
+            _ => return None,
+        }
+    }
+    if count > 18 || scale == Some(0) {
+        return None;
+    }
+    let mut d = Decimal::new(i64::try_from(mantissa).ok()?, scale.unwrap_or(0));
+    d.set_sign_negative(negative && mantissa != 0);
+    Some(d)
+}
+
 /// Parses decimal text (with optional exponent) without any rounding.
 pub(crate) fn parse_decimal_exact(text: &str) -> Option<Decimal> {
+    if let Some(d) = parse_plain_decimal(text) {
+        return Some(d);
+    }
     if text.bytes().any(|b| b == b'e' || b == b'E') {
         let d = Decimal::from_scientific(text).ok()?;
         // from_scientific may silently drop digits; verify by round trip of
@@ -575,5 +615,46 @@ impl From<jiff::Timestamp> for Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::json::to_string(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decimals_parse_like_from_str_exact() {
+        let texts = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.00",
+            "1",
+            "-1",
+            "7.50",
+            "112.00",
+            "-12.345",
+            "999999999999999999",
+            "-999999999999999999",
+            "123456789.123456789",
+            "0.00000000000000001",
+            "00012",
+            "1042",
+        ];
+        for t in texts {
+            let fast = parse_plain_decimal(t).unwrap_or_else(|| panic!("{t} takes the fast path"));
+            let exact = Decimal::from_str_exact(t).unwrap();
+            assert_eq!(
+                (fast.mantissa(), fast.scale(), fast.is_sign_negative()),
+                (exact.mantissa(), exact.scale(), exact.is_sign_negative()),
+                "{t}"
+            );
+        }
+        // Left to the general parser.
+        for t in
+            ["", "-", ".5", "-.5", "1.", "1e3", "+1", "1.2.3", "12a", "1234567890123456789", "0.1234567890123456789"]
+        {
+            assert!(parse_plain_decimal(t).is_none(), "{t}");
+        }
     }
 }
