@@ -29,7 +29,7 @@ use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 pub use hooks::Limits;
-pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, Record};
+pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, Record, REPLICA_MAX_LOOKUP_ROWS};
 pub use mapwright_dsl::Value;
 pub use truth::{Drift, JoinError, Joiner};
 pub use validate::Severity;

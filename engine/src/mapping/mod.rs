@@ -133,6 +133,9 @@ pub(crate) enum EachValue {
     Expr(Program),
 }
 
+/// Lookup rows above which [`Mapping::replica`] declines to copy a mapping.
+pub const REPLICA_MAX_LOOKUP_ROWS: usize = 100_000;
+
 impl Mapping {
     /// Loads and compiles a mapping file. Lookup files are resolved
     /// relative to it.
@@ -167,9 +170,14 @@ impl Mapping {
     /// do not contend for the same cache lines (on two cores this is the
     /// difference between 1.3× and 1.8×). `None` when the copy would not
     /// be the same mapping (a lookup file or the hook script changed since
-    /// the original was loaded; the content hash covers them): then share
-    /// the original.
+    /// the original was loaded; the content hash covers them), and when
+    /// its lookup tables are large (more than [`REPLICA_MAX_LOOKUP_ROWS`]
+    /// rows in all), so memory does not grow by a table per thread: then
+    /// share the original.
     pub fn replica(&self) -> Option<Mapping> {
+        if self.inner.tables.iter().map(|t| t.entries.len()).sum::<usize>() > REPLICA_MAX_LOOKUP_ROWS {
+            return None;
+        }
         let (text, name, base) = &self.inner.origin;
         let mut m = compile_text(text, name, base).ok()?;
         if m.inner.content_hash != self.inner.content_hash {
