@@ -661,3 +661,20 @@ fn map_with_threads_stops_when_its_reader_goes_away() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn map_tells_a_text_key_from_a_number_key_when_detecting_duplicates() {
+    // "1" and 1 are two keys: the third record repeats the first one's
+    // output for its key, so it is a duplicate even though key 1 came between.
+    let s = Sandbox::new();
+    s.write("orders.yaml", ORDERS);
+    let input = "{\"id\": \"1\", \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n\
+                 {\"id\": 1, \"sku\": \"b\", \"price\": 1, \"qty\": 1}\n\
+                 {\"id\": \"1\", \"sku\": \"a\", \"price\": 1, \"qty\": 1}\n";
+    s.write("in.jsonl", input);
+    for threads in ["1", "2"] {
+        let r = s.run(&["map", "-m", "orders.yaml", "in.jsonl", "--threads", threads], "");
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(r.summary(), (2, 0, 0, 1), "threads {threads}: {r:?}");
+    }
+}

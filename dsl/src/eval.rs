@@ -158,7 +158,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
             let v = base(b, ctx, &mut holder)?;
             q.select(v)
                 .map(Value::array)
-                .map_err(|m| Box::new(EvalError::new(*span, format!("JSONPath query failed: {m}"))))
+                .map_err(|m| boxed(EvalError::new(*span, format!("JSONPath query failed: {m}"))))
         }
         Node::Array(items) => Ok(Value::array(items.iter().map(|n| eval(n, ctx)).collect::<Result<_, _>>()?)),
         Node::Object(entries) => {
@@ -192,7 +192,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
         }
         Node::Call(b, args, regex, span) => {
             let Imp::Plain(f) = b.imp else {
-                return Err(Box::new(EvalError::new(*span, "internal: special function called as plain")));
+                return Err(boxed(EvalError::new(*span, "internal: special function called as plain")));
             };
             let mut values: smallvec::SmallVec<[Value; 4]> = smallvec::SmallVec::new();
             for a in args.iter() {
@@ -245,7 +245,7 @@ pub(crate) fn eval(node: &Node, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
         }
         Node::Host(id, args, span) => {
             let values = args.iter().map(|a| eval(a, ctx)).collect::<Result<Vec<_>, _>>()?;
-            ctx.host.call(*id, &values).map_err(|m| Box::new(EvalError::new(*span, m)))
+            ctx.host.call(*id, &values).map_err(|m| boxed(EvalError::new(*span, m)))
         }
     }
 }
@@ -260,7 +260,7 @@ fn span_hint(n: &Node) -> Span {
 }
 
 fn type_error(span: Span, what: &str, v: &Value) -> Box<EvalError> {
-    Box::new(EvalError::new(span, format!("{what} {}", v.describe())).with_value(v.clone()))
+    boxed(EvalError::new(span, format!("{what} {}", v.describe())).with_value(v.clone()))
 }
 
 /// Errors travel boxed inside the evaluator: a `Result<Value, _>` is then
@@ -270,7 +270,7 @@ fn boxed(e: EvalError) -> Box<EvalError> {
 }
 
 fn num_or_err(v: &Number, span: Span) -> Result<Decimal, Box<EvalError>> {
-    v.to_decimal().map_err(|m| Box::new(EvalError::new(span, m)))
+    v.to_decimal().map_err(|m| boxed(EvalError::new(span, m)))
 }
 
 fn binary(op: BinaryOp, a: &Node, b: &Node, span: Span, ctx: &Ctx) -> Result<Value, Box<EvalError>> {
@@ -359,7 +359,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 BinaryOp::Sub => x.checked_sub(y),
                 BinaryOp::Mul => x.checked_mul(y),
                 BinaryOp::Div | BinaryOp::Rem if y.is_zero() => {
-                    return Err(Box::new(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol()))))
+                    return Err(boxed(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol()))))
                 }
                 BinaryOp::Div => x.checked_div(y),
                 _ => x.checked_rem(y),
@@ -368,7 +368,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
             // quotient that rounds to zero is an underflow, not a 0.
             if let Some(z) = result {
                 if z.is_zero() && !x.is_zero() && matches!(op, BinaryOp::Mul | BinaryOp::Div) && !y.is_zero() {
-                    return Err(Box::new(EvalError::new(
+                    return Err(boxed(EvalError::new(
                         span,
                         format!("number underflow in {x} {} {y}: the result is below the exact decimal range (28 decimal places)", op.symbol()),
                     )));
@@ -460,7 +460,7 @@ fn special(s: Special, args: &[Node], span: Span, ctx: &Ctx) -> Result<Value, Bo
         }
         Special::Index => Ok(Value::from(ctx.index)),
         Special::Now => Ok(Value::Timestamp(ctx.now)),
-        Special::Lookup => Err(Box::new(EvalError::new(span, "internal: lookup compiled as special"))),
+        Special::Lookup => Err(boxed(EvalError::new(span, "internal: lookup compiled as special"))),
         Special::Map | Special::Filter | Special::Find | Special::Any | Special::All | Special::SortBy => {
             let name = match s {
                 Special::Map => "map",

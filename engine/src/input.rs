@@ -208,21 +208,12 @@ fn whole<R: Read + Send + 'static>(
 
 /// `name:line`, without the formatting machinery (once per record).
 fn line_origin(name: &str, line: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = line;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(line);
+    let mut s = String::with_capacity(name.len() + 1 + digits.len());
     s.push_str(name);
     s.push(':');
-    s.extend(digits[i..].iter().map(|&d| d as char));
+    s.push_str(digits);
     s
 }
 

@@ -136,11 +136,7 @@ impl<'m> Emitter<'m> {
                 mapwright_dsl::json::write_value(&mut line, &v);
                 let fp = fingerprints(&r.key, &line);
                 line.push('\n');
-                for w in &warnings {
-                    eprintln!("{w}");
-                }
-                self.warnings += warnings.len() as u64;
-                let written = self.write_mapped(&line, fp);
+                let written = self.done(Done::Mapped(0..line.len(), fp, warnings), &line);
                 self.line = line;
                 return written;
             }
@@ -392,9 +388,10 @@ pub(super) fn fingerprints(key: &Value, line: &str) -> Option<(u64, u64)> {
         return None;
     }
     let state = STATE.get_or_init(foldhash::quality::RandomState::default);
+    // Tagged, so the text key "1" and the number key 1 stay two keys.
     let key_hash = match key {
-        Value::String(s) => state.hash_one(&**s),
-        other => state.hash_one(other.to_json()),
+        Value::String(s) => state.hash_one((0u8, &**s)),
+        other => state.hash_one((1u8, other.to_json())),
     };
     Some((key_hash, state.hash_one(line)))
 }
