@@ -208,9 +208,9 @@ if [[ -f $OUT/check.txt ]]; then
 fi
 cat "$OUT/latest.md"
 if [[ "${PUBLISH:-0}" == 1 ]]; then
-    # The report replaces everything above the pipeline section, which
-    # bench/pipeline.sh measures and keeps.
-    pipeline=$(sed -n '/^## Pipeline/,$p' bench/RESULTS.md 2>/dev/null || true)
+    # The report replaces everything above the threads section (bench/scale.sh
+    # measures it), or above the pipeline section (bench/pipeline.sh), which are kept.
+    pipeline=$(awk '/^## (Threads and a 1 GB input|Pipeline)/ { keep = 1 } keep' bench/RESULTS.md 2>/dev/null || true)
     cp "$OUT/latest.md" bench/RESULTS.md
     if [[ -n "$pipeline" ]]; then printf '\n%s\n' "$pipeline" >> bench/RESULTS.md; fi
     echo "(copied to bench/RESULTS.md)" >&2
