@@ -270,7 +270,7 @@ fn start_up_problems_point_at_the_pipeline_file() {
         ),
         (
             "pipeline: p\nmapping: m.yaml\nsource: { kind: nats }\nsink: { kind: file, path: out.jsonl }\n".into(),
-            &["p.yaml:3:17", "`kind: nats` is not supported yet"],
+            &["p.yaml:3:9", "`url:` is missing", "`subject:` is missing"],
         ),
         (
             "pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: in.jsonl }\nsink: { kind: file, path: out.jsonl }\ndead_letter: { kind: http, url: http://x }\n".into(),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace (the README's test command; .ci/run calls
 # it). Installs what the tests need when it is missing (a fresh Debian
-# machine), then runs `cargo test --workspace`.
+# machine: PostgreSQL and nats-server), then runs `cargo test --workspace`.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -29,15 +29,24 @@ as_root() {
     elif command -v sudo >/dev/null 2>&1; then
         sudo "$@"
     else
-        echo "tests/run.sh: installing PostgreSQL needs root, and sudo is not installed; run: apt-get install -y postgresql" >&2
+        echo "tests/run.sh: installing test servers needs root, and sudo is not installed; run: apt-get install -y postgresql nats-server" >&2
         exit 1
     fi
 }
 
-if ! have_postgres; then
-    echo "tests/run.sh: PostgreSQL (initdb, pg_ctl, psql) not found; installing it for the tests" >&2
+# The NATS tests start a real nats-server (JetStream on) on 127.0.0.1.
+have_nats() {
+    command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || [ -x /usr/bin/nats-server ]
+}
+
+missing=""
+have_postgres || missing="postgresql"
+have_nats || missing="$missing nats-server"
+if [ -n "$missing" ]; then
+    echo "tests/run.sh: installing what the tests need:$missing" >&2
     as_root apt-get update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
 fi
 
 exec cargo test --workspace "$@"

@@ -433,6 +433,7 @@ fn required(source: bool, kind: &str) -> &'static [&'static str] {
         (true, "postgres") => &["url", "query", "cursor"],
         (false, "http") => &["url"],
         (false, "postgres") => &["url", "table"],
+        (_, "nats") => &["url", "subject"],
         _ => &[],
     }
 }
@@ -451,6 +452,12 @@ fn kind_description(source: bool, kind: &str) -> Option<&'static str> {
         (false, "stdout") => "Standard output, JSON Lines.",
         (false, "http") => "One request per record, with retries and an idempotency key.",
         (false, "postgres") => "Upsert by key into a PostgreSQL table: one JSONB column or a column list.",
+        (true, "nats") => {
+            "Messages on a NATS subject, each stored before it is acknowledged; with `stream:`, a durable JetStream consumer."
+        }
+        (false, "nats") => {
+            "One NATS message per record; with `stream:`, acknowledged by JetStream and deduplicated by `Nats-Msg-Id`."
+        }
         _ => return None,
     })
 }
@@ -522,6 +529,10 @@ fn endpoint_key(source: bool, key: &str) -> Option<Value> {
         ),
         (_, "document") => text("The JSONB column of the JSONB form (default `doc`)."),
         (_, "create") => describe("Create the table (JSONB form) when it is missing.", typed("boolean")),
+        (true, "subject") => text("The NATS subject to receive (wildcards `*` and `>` allowed)."),
+        (false, "subject") => text("The NATS subject records are published on."),
+        (_, "stream") => text("The JetStream stream that holds the subject; without it, plain NATS."),
+        (_, "durable") => text("The durable JetStream consumer's name (default `mapwright-<pipeline>`)."),
         _ => return None,
     })
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::spec::{
-    HmacVerify, HttpSinkSpec, HttpSourceSpec, PgSinkSpec, PgSourceSpec, PipelineSpec, Retry, Secret, SinkSpec,
-    SourceSpec,
+    HmacVerify, HttpSinkSpec, HttpSourceSpec, NatsSinkSpec, NatsSourceSpec, PgSinkSpec, PgSourceSpec, PipelineSpec,
+    Retry, Secret, SinkSpec, SourceSpec,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 use crate::input::Format;
@@ -29,6 +29,7 @@ pub const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("stdin", &["kind", "format"]),
     ("http", &["kind", "listen", "path", "verify", "max_body"]),
     ("postgres", &["kind", "url", "query", "cursor", "poll", "batch"]),
+    ("nats", &["kind", "url", "subject", "stream", "durable"]),
 ];
 
 /// Sink kinds and their keys (`kind` included).
@@ -38,6 +39,7 @@ pub const SINK_KINDS: &[(&str, &[&str])] = &[
     ("stdout", &["kind", "format"]),
     ("http", &["kind", "url", "method", "headers", "idempotency_header", "retry", "timeout"]),
     ("postgres", &["kind", "url", "table", "key", "columns", "document", "create"]),
+    ("nats", &["kind", "url", "subject", "stream", "retry"]),
 ];
 
 /// Keys of `verify:`.
@@ -46,9 +48,6 @@ pub const VERIFY_KEYS: &[&str] = &["hmac_sha256_header", "secret"];
 pub const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 /// Keys of `metrics:`.
 pub const METRICS_KEYS: &[&str] = &["listen"];
-
-/// Kinds that SPEC §5 names and this version does not run yet.
-const LATER_KINDS: &[&str] = &["nats"];
 
 /// Reads and decodes a pipeline file.
 pub fn load(path: &Path) -> Result<PipelineSpec, crate::Error> {
@@ -252,6 +251,22 @@ impl Pipe<'_, '_> {
                     batch: batch?,
                 })
             }
+            "nats" => {
+                let url = self.required_secret(entries, node.loc, "url", "`url: nats://127.0.0.1:4222`");
+                let subject =
+                    self.required_text(entries, node.loc, "subject", "what to receive: `subject: shop.orders`");
+                let stream = get(entries, "stream").and_then(|n| self.text(n, "stream"));
+                let durable = get(entries, "durable").and_then(|n| self.text(n, "durable")).map(|t| t.value);
+                if let (None, Some(n)) = (&stream, get(entries, "durable")) {
+                    self.d.hint(
+                        SpecCode::ConflictingKeys,
+                        n.loc,
+                        "`durable:` names a JetStream consumer, which needs `stream:`",
+                        "add `stream:` (the JetStream stream that holds the subject), or drop `durable:`",
+                    );
+                }
+                SourceSpec::Nats(NatsSourceSpec { url: url?, subject: subject?, stream, durable })
+            }
             _ => return None,
         })
     }
@@ -406,6 +421,17 @@ impl Pipe<'_, '_> {
                     create,
                 })
             }
+            "nats" => {
+                let url = self.required_secret(entries, node.loc, "url", "`url: nats://127.0.0.1:4222`");
+                let subject =
+                    self.required_text(entries, node.loc, "subject", "where records go: `subject: erp.sales_orders`");
+                let stream = get(entries, "stream").and_then(|n| self.text(n, "stream"));
+                let retry = match get(entries, "retry") {
+                    Some(n) => self.retry(n),
+                    None => Some(Retry::default()),
+                };
+                SinkSpec::Nats(NatsSinkSpec { url: url?, subject: subject?, stream, retry: retry? })
+            }
             _ => return None,
         })
     }
@@ -425,20 +451,11 @@ impl Pipe<'_, '_> {
         };
         let kind = self.d.text(kind_node, "kind")?;
         let Some((name, keys)) = kinds.iter().find(|(k, _)| *k == kind.value) else {
-            if LATER_KINDS.contains(&kind.value.as_str()) {
-                self.d.hint(
-                    SpecCode::NotSupported,
-                    kind.loc,
-                    format!("`kind: {}` is not supported yet", kind.value),
-                    format!("use one of {}", names.join(", ")),
-                );
-            } else {
-                let hint = match mapwright_dsl::nearest(&kind.value, names.iter().copied()) {
-                    Some(n) => format!("did you mean `{n}`? (`{what}:` kinds: {})", names.join(", ")),
-                    None => format!("use one of {}", names.join(", ")),
-                };
-                self.d.hint(SpecCode::BadValue, kind.loc, format!("unknown {what} kind `{}`", kind.value), hint);
-            }
+            let hint = match mapwright_dsl::nearest(&kind.value, names.iter().copied()) {
+                Some(n) => format!("did you mean `{n}`? (`{what}:` kinds: {})", names.join(", ")),
+                None => format!("use one of {}", names.join(", ")),
+            };
+            self.d.hint(SpecCode::BadValue, kind.loc, format!("unknown {what} kind `{}`", kind.value), hint);
             return None;
         };
         self.d.check_keys(entries, keys, &format!("in a `kind: {name}` {what}"));

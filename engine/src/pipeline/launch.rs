@@ -17,6 +17,7 @@ use super::decode::endpoint_error;
 use super::http::{self, HttpSink};
 use super::lines::LineSink;
 use super::metrics::{self, Metrics};
+use super::nats::{NatsSink, NatsSource};
 use super::postgres::{PgSink, PgSource};
 use super::runtime::{Halt, Processor, Sink};
 use super::sources::{self, Batch, DirSource};
@@ -109,6 +110,7 @@ pub struct Pipeline {
     http_listener: Option<tokio::net::TcpListener>,
     metrics_listener: Option<tokio::net::TcpListener>,
     pg_source: Option<PgSource>,
+    nats_source: Option<NatsSource>,
     watch: bool,
 }
 
@@ -153,6 +155,10 @@ impl Pipeline {
             SourceSpec::Postgres(p) => Some(PgSource::connect(p, &spec.file).await.map_err(one)?),
             _ => None,
         };
+        let nats_source = match &spec.source {
+            SourceSpec::Nats(n) => Some(NatsSource::connect(n, &spec.file, &spec.name).await.map_err(one)?),
+            _ => None,
+        };
         if let SourceSpec::File { path, .. } = &spec.source {
             if let Err(message) = sources::expand(&path.value) {
                 return Err(located(
@@ -172,6 +178,7 @@ impl Pipeline {
                 located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
             })?)),
             SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
+            SinkSpec::Nats(n) => Sink::Nats(Box::new(NatsSink::connect(n, &spec.file).await.map_err(one)?)),
             other => Sink::Lines(open_lines(&spec, other, "sink")?),
         };
         let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;
@@ -188,6 +195,7 @@ impl Pipeline {
             http_listener,
             metrics_listener,
             pg_source,
+            nats_source,
             watch,
         })
     }
@@ -221,6 +229,7 @@ impl Pipeline {
             http_listener,
             metrics_listener,
             pg_source,
+            nats_source,
             watch,
         } = self;
         let current = mapping.load_full();
@@ -295,6 +304,18 @@ impl Pipeline {
                 let name = format!("{}:postgres", spec.name);
                 let after = state.cursor(&name).map_err(|e| Error::Usage(e.to_string()))?;
                 tokio::spawn(sources::poll_postgres(pg, name, after, p.poll, tx, stop.clone()))
+            }
+            SourceSpec::Nats(_) => {
+                let Some(source) = nats_source else {
+                    return Err(Error::Usage("the nats source was not connected".into()));
+                };
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let (st, m, w, sp) = (state.clone(), metrics.clone(), wake.clone(), stop.clone());
+                servers.push(tokio::spawn(async move {
+                    super::nats::serve_source(source, st, m, w, sp).await;
+                    Ok(())
+                }));
+                tokio::spawn(sources::feed_inbox(state.clone(), wake, tx, stop.clone()))
             }
         };
         let bar = (options.progress && progress).then(|| {

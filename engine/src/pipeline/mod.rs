@@ -8,6 +8,7 @@ pub mod http;
 pub mod launch;
 pub mod lines;
 pub mod metrics;
+pub mod nats;
 pub mod postgres;
 pub mod reload;
 pub mod runtime;

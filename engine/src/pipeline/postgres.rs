@@ -565,7 +565,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 /// `url:` itself (not through `${NAME}`) is masked with as many `*`, so
 /// that the excerpt of the line under a message does not show it, and
 /// every offset into the file stays where it was.
-fn without_password(file: &SourceFile, url: &Located<Secret>) -> SourceFile {
+pub(super) fn without_password(file: &SourceFile, url: &Located<Secret>) -> SourceFile {
     let raw = url.value.expose();
     let text = &file.text;
     // The lines the value is written on (its length may be unknown).
@@ -677,7 +677,7 @@ fn quote_table(name: &str) -> String {
 /// keys the spec does not locate (`cursor:`, `key:`, `columns:`); `near`
 /// itself when the key is not written (its default applies) or cannot be
 /// found.
-fn place(file: &SourceFile, near: Loc, key: &str) -> Loc {
+pub(super) fn place(file: &SourceFile, near: Loc, key: &str) -> Loc {
     find_key(&file.text, near.offset, key)
         .map(|(offset, len)| {
             let (line, column) = file.line_col(offset);

@@ -20,6 +20,7 @@ use super::delivery::{Delivery, Sent};
 use super::http::HttpSink;
 use super::lines::LineSink;
 use super::metrics::Metrics;
+use super::nats::NatsSink;
 use super::postgres::PgSink;
 use super::sources::{self, Batch, Commit};
 use super::state::State;
@@ -34,6 +35,8 @@ pub enum Sink {
     Http(Box<HttpSink>),
     /// A PostgreSQL table, one transaction per batch.
     Postgres(Box<PgSink>),
+    /// A NATS subject, one message per record.
+    Nats(Box<NatsSink>),
 }
 
 /// Tries of a PostgreSQL batch before it is split record by record.
@@ -70,6 +73,22 @@ impl Sink {
                             state
                                 .mark_delivered([(d.key_text.as_str(), d.hash.as_str())])
                                 .map_err(|e| e.to_string())?;
+                        }
+                        Sent::Stopped => {
+                            undelivered.push((j, Sent::Stopped));
+                            return Ok(undelivered);
+                        }
+                        other => undelivered.push((j, other)),
+                    }
+                }
+                Ok(undelivered)
+            }
+            Sink::Nats(sink) => {
+                let mut undelivered = Vec::new();
+                for (j, d) in items.iter().enumerate() {
+                    match sink.send(d, stop, metrics).await {
+                        Sent::Delivered => {
+                            state.mark_delivered([(d.key_text.as_str(), d.hash.as_str())]).map_err(|e| e.to_string())?
                         }
                         Sent::Stopped => {
                             undelivered.push((j, Sent::Stopped));

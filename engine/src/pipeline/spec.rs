@@ -110,6 +110,25 @@ pub enum SourceSpec {
     Http(HttpSourceSpec),
     /// `kind: postgres` — a polled query with an incremental cursor.
     Postgres(PgSourceSpec),
+    /// `kind: nats` — messages on a subject (JetStream with `stream:`).
+    Nats(NatsSourceSpec),
+}
+
+/// `kind: nats` source: every message is one payload (a record, or a list
+/// of records), stored in the inbox before it is acknowledged.
+#[derive(Clone, Debug)]
+pub struct NatsSourceSpec {
+    /// `url:` — `nats://user:pass@host:4222` (several separated by commas).
+    pub url: Located<Secret>,
+    /// `subject:` — what to receive (wildcards `*` and `>` allowed).
+    pub subject: Located<String>,
+    /// `stream:` — a JetStream stream holding the subject: messages are
+    /// read by a durable consumer and acknowledged once stored, so none is
+    /// lost while the pipeline is down. Without it, a plain subscription
+    /// sees only what is published while it runs.
+    pub stream: Option<Located<String>>,
+    /// `durable:` — the consumer's name (default `mapwright-<pipeline>`).
+    pub durable: Option<String>,
 }
 
 /// `kind: http` source.
@@ -175,6 +194,24 @@ pub enum SinkSpec {
     Http(HttpSinkSpec),
     /// `kind: postgres`.
     Postgres(PgSinkSpec),
+    /// `kind: nats`.
+    Nats(NatsSinkSpec),
+}
+
+/// `kind: nats` sink: one message per record, its JSON as the payload.
+#[derive(Clone, Debug)]
+pub struct NatsSinkSpec {
+    /// `url:`.
+    pub url: Located<Secret>,
+    /// `subject:` — where records are published.
+    pub subject: Located<String>,
+    /// `stream:` — the JetStream stream that stores the subject: each
+    /// publish waits for the stream's acknowledgement and carries the
+    /// record's idempotency key as `Nats-Msg-Id`, so the stream drops a
+    /// repeat. Without it, a publish is done once the server has it.
+    pub stream: Option<Located<String>>,
+    /// `retry:` — for publishes that fail or are not acknowledged.
+    pub retry: Retry,
 }
 
 /// `kind: http` sink.
