@@ -345,3 +345,76 @@ async fn a_killed_jetstream_pipeline_loses_nothing() {
     assert!(lines.len() <= N + 1, "{} lines for {N} records", lines.len());
     assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nats_jetstream_example_runs_as_its_readme_says() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let server = NatsServer::start(None);
+    let shop = server.stream("SHOP", &["shop.orders.>"]).await;
+    let erp = server.stream("ERP", &["erp.sales_orders"]).await;
+
+    // What `mapwright map` makes of the same orders: the expected output.
+    let orders_file = root.join("examples/orders-file-to-file/orders.jsonl");
+    let work = tempfile::tempdir().expect("temp dir");
+    let expected_out = work.path().join("expected.jsonl");
+    let expected_dead = work.path().join("expected-dead.jsonl");
+    let mapped = mapwright()
+        .args(["map", "-m"])
+        .arg(root.join("mappings/shopify/order_to_canonical.yaml"))
+        .arg(&orders_file)
+        .arg("-o")
+        .arg(&expected_out)
+        .arg("--dead-letter")
+        .arg(&expected_dead)
+        .output()
+        .expect("run mapwright map");
+    assert!(mapped.status.code().is_some_and(|c| c == 0 || c == 2), "{}", String::from_utf8_lossy(&mapped.stderr));
+    let expected = json_lines(&expected_out);
+    let failed = json_lines(&expected_dead).len();
+    assert!(!expected.is_empty() && failed > 0, "the example's orders map and fail both");
+
+    // The example's own files, in the same layout, so that its relative
+    // paths hold and nothing is written into the repository.
+    let sandbox = tempfile::tempdir().expect("temp dir");
+    pipeline_support::copy_folder(&root, "examples/nats-jetstream", sandbox.path());
+    pipeline_support::copy_folder(&root, "mappings", sandbox.path());
+    let orders = std::fs::read_to_string(&orders_file).expect("read the orders");
+    for line in orders.lines().filter(|l| !l.trim().is_empty()) {
+        publish(&shop, "shop.orders.created", line).await;
+    }
+    let log = sandbox.path().join("stderr.log");
+    let pipeline = sandbox.path().join("examples/nats-jetstream/pipeline.yaml");
+    let url = server.url();
+    let mut engine = Engine::start(&pipeline, &[("NATS_URL", url.as_str())], &log);
+    let dead = sandbox.path().join("examples/nats-jetstream/out/dead-letter.jsonl");
+    let mut erp_stream = erp.get_stream("ERP").await.expect("stream");
+    let want = expected.len();
+    let ok = eventually(PATIENCE, || {
+        let mut s = erp_stream.clone();
+        let dead = dead.clone();
+        async move {
+            let n = s.info().await.map(|i| i.state.messages).unwrap_or(0);
+            n as usize == want && json_lines(&dead).len() == failed
+        }
+    })
+    .await;
+    assert!(ok, "not every order arrived:\n{}", engine.stderr());
+    assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
+
+    // The published sales orders are what `map` makes, in order.
+    let consumer: async_nats::jetstream::consumer::PullConsumer =
+        erp_stream.create_consumer(async_nats::jetstream::consumer::pull::Config::default()).await.expect("a reader");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(expected.len() + 5)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut got = Vec::new();
+    while let Some(m) = messages.next().await {
+        got.push(serde_json::from_slice::<serde_json::Value>(&m.expect("message").payload).expect("JSON"));
+    }
+    assert_eq!(got, expected);
+    assert_eq!(erp_stream.info().await.expect("info").state.messages as usize, expected.len());
+}

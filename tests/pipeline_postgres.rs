@@ -13,15 +13,17 @@
 //! - the example `examples/postgres-to-file/`, seeded with its own
 //!   `seed.sql`.
 
+mod pipeline_support;
 #[path = "../engine/tests/support/postgres.rs"]
 mod postgres;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mapwright_engine::Value;
+use pipeline_support::copy_folder;
 use postgres::PgServer;
 
 /// How long to wait for records to arrive or a process to stop: generous,
@@ -473,22 +475,6 @@ fn an_unreachable_server_stops_the_start_at_the_line_of_url_without_the_password
 
 // ---------------------------------------------------------------------------
 // The example
-
-/// Copies `from` (a folder of the repository) to the same place under
-/// `to`, so relative paths between copied folders still hold.
-fn copy_folder(root: &Path, from: &str, to: &Path) {
-    let target = to.join(from);
-    std::fs::create_dir_all(&target).expect("create folder");
-    for entry in std::fs::read_dir(root.join(from)).expect("read folder") {
-        let entry = entry.expect("folder entry");
-        let path = entry.path();
-        if path.is_file() {
-            std::fs::copy(&path, target.join(entry.file_name())).expect("copy file");
-        } else if path.is_dir() && entry.file_name() != "out" {
-            copy_folder(root, &format!("{from}/{}", entry.file_name().to_string_lossy()), to);
-        }
-    }
-}
 
 #[test]
 fn the_postgres_to_file_example_runs_as_its_readme_says() {

@@ -265,3 +265,19 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l}", path.display())))
         .collect()
 }
+
+/// Copies `from` (a folder of the repository) to the same place under
+/// `to`, so relative paths between copied folders still hold.
+pub fn copy_folder(root: &Path, from: &str, to: &Path) {
+    let target = to.join(from);
+    std::fs::create_dir_all(&target).expect("create folder");
+    for entry in std::fs::read_dir(root.join(from)).expect("read folder") {
+        let entry = entry.expect("folder entry");
+        let path = entry.path();
+        if path.is_file() {
+            std::fs::copy(&path, target.join(entry.file_name())).expect("copy file");
+        } else if path.is_dir() && entry.file_name() != "out" {
+            copy_folder(root, &format!("{from}/{}", entry.file_name().to_string_lossy()), to);
+        }
+    }
+}
