@@ -323,7 +323,7 @@ async fn a_killed_jetstream_pipeline_loses_nothing() {
         publish(&js, "shop.orders", &format!(r#"{{"id": {i}, "total": "{i}.01"}}"#)).await;
     }
     let dir = sandbox(&format!(
-        "pipeline: p\nmapping: m.yaml\nsource: {{ kind: nats, url: \"{}\", subject: shop.orders, stream: ORDERS }}\n\
+        "pipeline: p\nmapping: m.yaml\nsource: {{ kind: nats, url: \"{}\", subject: shop.orders, stream: ORDERS, ack_wait: 2s }}\n\
          sink: {{ kind: file, path: out.jsonl }}\nstate: state.db\n",
         server.url()
     ));

@@ -533,6 +533,9 @@ fn endpoint_key(source: bool, key: &str) -> Option<Value> {
         (false, "subject") => text("The NATS subject records are published on."),
         (_, "stream") => text("The JetStream stream that holds the subject; without it, plain NATS."),
         (_, "durable") => text("The durable JetStream consumer's name (default `mapwright-<pipeline>`)."),
+        (_, "ack_wait") => {
+            duration("How long JetStream waits for an ack before sending a message again (default 30s).")
+        }
         _ => return None,
     })
 }

@@ -29,7 +29,7 @@ pub const SOURCE_KINDS: &[(&str, &[&str])] = &[
     ("stdin", &["kind", "format"]),
     ("http", &["kind", "listen", "path", "verify", "max_body"]),
     ("postgres", &["kind", "url", "query", "cursor", "poll", "batch"]),
-    ("nats", &["kind", "url", "subject", "stream", "durable"]),
+    ("nats", &["kind", "url", "subject", "stream", "durable", "ack_wait"]),
 ];
 
 /// Sink kinds and their keys (`kind` included).
@@ -265,7 +265,16 @@ impl Pipe<'_, '_> {
                         "add `stream:` (the JetStream stream that holds the subject), or drop `durable:`",
                     );
                 }
-                SourceSpec::Nats(NatsSourceSpec { url: url?, subject: subject?, stream, durable })
+                let ack_wait = self.duration(entries, "ack_wait").unwrap_or(Duration::from_secs(30));
+                if let (None, Some(n)) = (&stream, get(entries, "ack_wait")) {
+                    self.d.hint(
+                        SpecCode::ConflictingKeys,
+                        n.loc,
+                        "`ack_wait:` is for a JetStream consumer, which needs `stream:`",
+                        "add `stream:` (the JetStream stream that holds the subject), or drop `ack_wait:`",
+                    );
+                }
+                SourceSpec::Nats(NatsSourceSpec { url: url?, subject: subject?, stream, durable, ack_wait })
             }
             _ => return None,
         })

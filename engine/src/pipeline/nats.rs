@@ -84,6 +84,7 @@ impl NatsSource {
                     durable_name: Some(durable.clone()),
                     filter_subject: spec.subject.value.clone(),
                     ack_policy: AckPolicy::Explicit,
+                    ack_wait: spec.ack_wait,
                     ..Default::default()
                 };
                 let consumer = handle.get_or_create_consumer(&durable, config).await.map_err(|e| {

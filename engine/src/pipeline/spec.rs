@@ -129,6 +129,10 @@ pub struct NatsSourceSpec {
     pub stream: Option<Located<String>>,
     /// `durable:` — the consumer's name (default `mapwright-<pipeline>`).
     pub durable: Option<String>,
+    /// `ack_wait:` — how long the server waits for an ack before it sends a
+    /// message again (default 30s): after a crash, what was not yet
+    /// stored comes back after this long.
+    pub ack_wait: Duration,
 }
 
 /// `kind: http` source.
