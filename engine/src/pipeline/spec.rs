@@ -131,7 +131,8 @@ pub struct NatsSourceSpec {
     pub durable: Option<String>,
     /// `ack_wait:` — how long the server waits for an ack before it sends a
     /// message again (default 30s): after a crash, what was not yet
-    /// stored comes back after this long.
+    /// stored comes back after this long. Applied when the durable
+    /// consumer is created; an existing consumer keeps its own.
     pub ack_wait: Duration,
 }
 
