@@ -10,6 +10,8 @@
 //!   `Nats-Msg-Id`; a second run with a fresh state store adds nothing to
 //!   the stream (the stream drops the repeats).
 //! - plain NATS both ways (no `stream:`).
+//! - the broker killed and started again mid-run: source and sink go on.
+//! - a SIGKILLed pipeline loses nothing; the example runs as its README says.
 //! - start-up failures located in the pipeline file: no server, a missing
 //!   stream, a stream that does not hold the subject; the password in the
 //!   url never reaches standard error.
@@ -20,7 +22,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use pipeline_support::{eventually, free_port, healthy, json_lines, mapwright, Engine};
 
 /// Generous, for loaded CI machines; a passing test waits far less.
@@ -33,16 +35,23 @@ const MAPPING: &str =
 struct NatsServer {
     child: Child,
     port: u16,
-    _store: tempfile::TempDir,
+    auth: Option<(String, String)>,
+    store: tempfile::TempDir,
 }
 
 impl NatsServer {
     fn start(auth: Option<(&str, &str)>) -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir");
         let port = free_port();
+        let auth = auth.map(|(u, p)| (u.to_string(), p.to_string()));
+        let child = NatsServer::spawn(port, store.path(), auth.as_ref());
+        NatsServer { child, port, auth, store }
+    }
+
+    fn spawn(port: u16, store: &Path, auth: Option<&(String, String)>) -> Child {
         let mut cmd = Command::new(nats_server());
         cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(store.path())
+            .arg(store)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some((user, pass)) = auth {
@@ -54,7 +63,15 @@ impl NatsServer {
             assert!(Instant::now() < deadline, "nats-server did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        NatsServer { child, port, _store: store }
+        child
+    }
+
+    /// Stops the server (SIGKILL) and starts it again on the same port with
+    /// the same store, as after a crash of the broker.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = NatsServer::spawn(self.port, self.store.path(), self.auth.as_ref());
     }
 
     fn url(&self) -> String {
@@ -417,4 +434,39 @@ async fn the_nats_jetstream_example_runs_as_its_readme_says() {
     }
     assert_eq!(got, expected);
     assert_eq!(erp_stream.info().await.expect("info").state.messages as usize, expected.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jetstream_source_and_sink_go_on_after_the_server_restarts() {
+    let mut server = NatsServer::start(None);
+    let js = server.stream("IN", &["in.orders"]).await;
+    server.stream("OUT", &["out.orders"]).await;
+    let dir = sandbox(&format!(
+        "pipeline: p\nmapping: m.yaml\nsource: {{ kind: nats, url: \"{url}\", subject: in.orders, stream: IN }}\n\
+         sink: {{ kind: nats, url: \"{url}\", subject: out.orders, stream: OUT, retry: {{ attempts: 20, backoff: 100ms, max_backoff: 1s }} }}\n\
+         dead_letter: {{ kind: file, path: dead.jsonl }}\nstate: state.db\n",
+        url = server.url()
+    ));
+    let log = dir.path().join("stderr.log");
+    let mut engine = Engine::start(&dir.path().join("p.yaml"), &[], &log);
+    publish(&js, "in.orders", r#"{"id": 1, "total": "1"}"#).await;
+    let out_count = |url: String| async move {
+        let Ok(client) = async_nats::connect(url).await else { return 0 };
+        let js = async_nats::jetstream::new(client);
+        match js.get_stream("OUT").await {
+            Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    let url = server.url();
+    assert!(eventually(PATIENCE, || out_count(url.clone()).map(|n| n == 1)).await, "{}", engine.stderr());
+
+    server.restart();
+    let js = async_nats::jetstream::new(server.client().await);
+    publish(&js, "in.orders", r#"{"id": 2, "total": "2"}"#).await;
+    publish(&js, "in.orders", r#"{"id": 3, "total": "3"}"#).await;
+    let ok = eventually(PATIENCE, || out_count(url.clone()).map(|n| n == 3)).await;
+    assert!(ok, "after the restart:\n{}", engine.stderr());
+    assert!(json_lines(&dir.path().join("dead.jsonl")).is_empty(), "{}", engine.stderr());
+    assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
 }
