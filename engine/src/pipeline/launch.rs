@@ -19,7 +19,7 @@ use super::lines::LineSink;
 use super::metrics::{self, Metrics};
 use super::nats::{NatsSink, NatsSource};
 use super::postgres::{PgSink, PgSource};
-use super::runtime::{Halt, Processor, Sink};
+use super::runtime::{self, Halt, Processor, Sink};
 use super::sources::{self, Batch, DirSource};
 use super::spec::{PipelineSpec, SinkSpec, SourceSpec};
 use super::state::State;
@@ -327,8 +327,35 @@ impl Pipeline {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
+        // Mapping runs one batch ahead of delivery, on its own thread: the
+        // processor delivers and commits batch n while batch n + 1 is mapped.
+        let (mapped_tx, mut mapped_rx) = mpsc::channel::<runtime::Mapped>(1);
+        let mapper = {
+            let (mapping, metrics, stop) = (mapping.clone(), metrics.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    let batch = tokio::select! {
+                        biased;
+                        _ = stop.clone().wait() => break,
+                        b = rx.recv() => match b {
+                            Some(b) => b,
+                            None => break,
+                        },
+                    };
+                    // One mapping for the whole batch: no record sees half of a reload.
+                    let (mapping, metrics, read_with) = (mapping.load_full(), metrics.clone(), read_with.clone());
+                    let job = move || runtime::map_batch(mapping, read_with.as_ref(), &metrics, batch);
+                    let Ok(mapped) = tokio::task::spawn_blocking(job).await else {
+                        tracing::error!("internal: mapping a batch failed");
+                        break;
+                    };
+                    if mapped_tx.send(mapped).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
         let mut processor = Processor {
-            mapping,
             state,
             metrics: metrics.clone(),
             sink,
@@ -338,19 +365,18 @@ impl Pipeline {
             dir_targets,
             dir_failed: HashSet::new(),
             progress: bar.clone(),
-            read_with,
         };
         let mut result = Ok(());
         loop {
-            let batch = tokio::select! {
+            let mapped = tokio::select! {
                 biased;
                 _ = stop.clone().wait() => break,
-                b = rx.recv() => match b {
-                    Some(b) => b,
+                m = mapped_rx.recv() => match m {
+                    Some(m) => m,
                     None => break,
                 },
             };
-            match processor.batch(batch, &stop).await {
+            match processor.finish(mapped, &stop).await {
                 Ok(()) => {}
                 Err(Halt::Stopped) => break,
                 Err(Halt::Failed(message)) => {
@@ -364,7 +390,9 @@ impl Pipeline {
             b.finish_and_clear();
         }
         handle.stop();
-        drop(rx);
+        // Mapped batches not delivered are read again after a restart.
+        drop(mapped_rx);
+        let _ = mapper.await;
         let _ = source_task.await;
         for s in servers {
             let _ = s.await;

@@ -1,6 +1,10 @@
-//! The processor: takes batches from the source, maps each record with the
-//! mapping in use, delivers to the sink, writes dead letters and drift,
-//! then commits the batch (inbox row deleted, file moved, cursor moved).
+//! The processor, in two stages: [`map_batch`] maps each record of a batch
+//! with the mapping in use (on its own thread, one batch ahead), then
+//! [`Processor::finish`] skips what was already delivered, delivers to the
+//! sink, writes dead letters and drift, and commits the batch (inbox row
+//! deleted, file moved, cursor moved). Duplicates are found at delivery,
+//! not while mapping: a batch's records may repeat the previous batch's,
+//! whose marks are written only when it is finished.
 //!
 //! Order of durability, per batch: the sink's write (or each HTTP record)
 //! → the `delivered` marks → dead letters and drift synced → the commit.
@@ -13,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
 use mapwright_dsl::Value;
 
 use super::delivery::{Delivery, Sent};
@@ -162,8 +165,6 @@ pub enum Halt {
 
 /// The processor's state.
 pub struct Processor {
-    /// The mapping in use (swapped by hot reload).
-    pub mapping: Arc<ArcSwap<Mapping>>,
     /// The state store.
     pub state: State,
     /// Counters.
@@ -182,85 +183,119 @@ pub struct Processor {
     pub dir_failed: HashSet<PathBuf>,
     /// A progress bar for batch runs on a terminal.
     pub progress: Option<indicatif::ProgressBar>,
-    /// The projection the sources read records with (the mapping's at
-    /// start). A reloaded mapping that reads other parts gets each record
-    /// parsed whole from its raw text instead.
-    pub read_with: Option<mapwright_dsl::Projection>,
+}
+
+/// A batch with every record mapped, waiting to be delivered and
+/// committed.
+pub struct Mapped {
+    batch: Batch,
+    /// The mapping the batch was mapped with (for dead letters written
+    /// after delivery).
+    mapping: Arc<Mapping>,
+    /// In record order.
+    items: Vec<Item>,
+    drift: Vec<Value>,
+}
+
+enum Item {
+    /// A mapped record to deliver, with its index in the batch.
+    Deliver(Delivery, usize),
+    /// A failed record: its dead-letter id and line.
+    Dead((String, String), Value),
+}
+
+/// Maps every record of a batch with one mapping (no record sees half of a
+/// reload). CPU work only, without the state store: it runs on its own
+/// thread, one batch ahead of delivery, which needs the previous batch's
+/// marks to find duplicates. `read_with` is the projection the source read
+/// with: a mapping that reads other parts parses each record whole.
+pub fn map_batch(
+    mapping: Arc<Mapping>,
+    read_with: Option<&mapwright_dsl::Projection>,
+    metrics: &Metrics,
+    batch: Batch,
+) -> Mapped {
+    let reparse = read_with.is_some() && mapping.projection() != read_with;
+    let mut items = Vec::with_capacity(batch.records.len());
+    let mut drift: Vec<Value> = Vec::new();
+    for (i, rec) in batch.records.iter().enumerate() {
+        metrics.records_in.inc();
+        let whole;
+        let value = match &rec.value {
+            Ok(v) if reparse => {
+                whole = rec.full();
+                whole.as_ref().unwrap_or(v)
+            }
+            Ok(v) => v,
+            Err(bad) => {
+                let id = dead_id(&Value::Null, &Value::str(&bad.raw), mapping.content_hash());
+                items.push(Item::Dead(id, output::dead_letter_unreadable(&mapping, bad)));
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let r = mapping.run(value);
+        metrics.mapping_latency.observe(started.elapsed().as_secs_f64());
+        if !matches!(r.outcome, Outcome::Failed(_)) {
+            metrics.warnings.inc_by(r.warnings.len() as u64);
+            for w in &r.warnings {
+                tracing::warn!(origin = %rec.origin, key = %r.key, field = %w.field, "{}", w.message);
+            }
+        }
+        for d in &r.drift {
+            metrics.conflicts.inc();
+            drift.push(d.to_value(&r.key, &mapping));
+        }
+        match r.outcome {
+            Outcome::Mapped(out) => {
+                metrics.mapped();
+                items.push(Item::Deliver(Delivery::new(r.key, out, mapping.content_hash()), i));
+            }
+            Outcome::Filtered => {
+                metrics.filtered.inc();
+            }
+            Outcome::Failed(errors) => {
+                let input = rec.full().unwrap_or_else(|| value.clone());
+                let id = dead_id(&r.key, &input, mapping.content_hash());
+                items.push(Item::Dead(id, output::dead_letter(&mapping, &r.key, &errors, &input)));
+            }
+        }
+    }
+    Mapped { batch, mapping, items, drift }
 }
 
 impl Processor {
-    /// Processes one batch, start to commit.
-    pub async fn batch(&mut self, batch: Batch, stop: &Stop) -> Result<(), Halt> {
-        // One mapping for the whole batch: no record sees half of a reload.
-        let mapping = self.mapping.load_full();
-        let reparse = self.read_with.is_some() && mapping.projection() != self.read_with.as_ref();
+    /// Delivers a mapped batch, writes its dead letters and drift, and
+    /// commits it.
+    pub async fn finish(&mut self, mapped: Mapped, stop: &Stop) -> Result<(), Halt> {
+        let Mapped { batch, mapping, items, drift } = mapped;
         let metrics = self.metrics.clone();
         let mut deliveries: Vec<Delivery> = Vec::new();
         let mut inputs: Vec<usize> = Vec::new();
         let mut dead: Vec<Value> = Vec::new();
-        let mut drift: Vec<Value> = Vec::new();
         let mut in_batch: HashSet<(String, String)> = HashSet::new();
         // Failed records already dead-lettered by this mapping: a re-read
         // file or a repeated webhook does not fill the dead letter twice.
         let mut dead_ids: Vec<(String, String)> = Vec::new();
-        for (i, rec) in batch.records.iter().enumerate() {
-            metrics.records_in.inc();
-            let whole;
-            let value = match &rec.value {
-                Ok(v) if reparse => {
-                    whole = rec.full();
-                    whole.as_ref().unwrap_or(v)
-                }
-                Ok(v) => v,
-                Err(bad) => {
-                    let id = dead_id(&Value::Null, &Value::str(&bad.raw), mapping.content_hash());
-                    if self.seen_dead(&id, &mut dead_ids)? {
-                        metrics.duplicates.inc();
-                    } else {
-                        dead.push(output::dead_letter_unreadable(&mapping, bad));
-                        dead_ids.push(id);
-                    }
-                    continue;
-                }
-            };
-            let started = Instant::now();
-            let r = mapping.run(value);
-            metrics.mapping_latency.observe(started.elapsed().as_secs_f64());
-            if !matches!(r.outcome, Outcome::Failed(_)) {
-                metrics.warnings.inc_by(r.warnings.len() as u64);
-                for w in &r.warnings {
-                    tracing::warn!(origin = %rec.origin, key = %r.key, field = %w.field, "{}", w.message);
-                }
-            }
-            for d in &r.drift {
-                metrics.conflicts.inc();
-                drift.push(d.to_value(&r.key, &mapping));
-            }
-            match r.outcome {
-                Outcome::Mapped(out) => {
-                    metrics.mapped();
-                    let d = Delivery::new(r.key, out, mapping.content_hash());
+        for item in items {
+            match item {
+                Item::Deliver(d, i) => {
                     let id = (d.key_text.clone(), d.hash.clone());
                     let seen = in_batch.contains(&id)
                         || self.state.is_delivered(&d.key_text, &d.hash).map_err(|e| Halt::Failed(e.to_string()))?;
                     if seen {
-                        let _ = metrics.duplicates.inc();
+                        metrics.duplicates.inc();
                     } else {
                         in_batch.insert(id);
                         deliveries.push(d);
                         inputs.push(i);
                     }
                 }
-                Outcome::Filtered => {
-                    metrics.filtered.inc();
-                }
-                Outcome::Failed(errors) => {
-                    let input = rec.full().unwrap_or_else(|| value.clone());
-                    let id = dead_id(&r.key, &input, mapping.content_hash());
+                Item::Dead(id, line) => {
                     if self.seen_dead(&id, &mut dead_ids)? {
                         metrics.duplicates.inc();
                     } else {
-                        dead.push(output::dead_letter(&mapping, &r.key, &errors, &input));
+                        dead.push(line);
                         dead_ids.push(id);
                     }
                 }
