@@ -246,7 +246,7 @@ impl Pipeline {
         if let Some(l) = metrics_listener {
             servers.push(tokio::spawn(metrics::serve(l, metrics.clone(), stop.clone())));
         }
-        let (tx, mut rx) = mpsc::channel::<Batch>(4);
+        let (tx, mut rx) = mpsc::channel::<Batch>(2);
         let taken = Arc::new(Mutex::new(HashSet::new()));
         // Sources build only the parts of a record the mapping reads; after a
         // reload that reads more, the processor parses records whole.
