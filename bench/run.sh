@@ -26,26 +26,16 @@
 # must MATCH the Python reference (compare.py) or the script stops before timing.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-SHARED=${SHARED:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || true)}
-DATA=$ROOT/bench/data
-OUT=${OUT:-$ROOT/bench/results}
+source "$(dirname "$0")/lib.sh"
 N=${N:-200000}
 N_CHECK=${N_CHECK:-20000}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-1}
-LOAD_WAIT=${LOAD_WAIT:-900}
 PEERS=$DATA/peers
 export CARGO_TARGET_DIR_PEERS=$DATA/target-peers
 
-say() { printf '\n== %s\n' "$*" >&2; }
-warn() { printf '!! %s\n' "$*" >&2; }
-have() { command -v "$1" >/dev/null 2>&1; }
 data_name() { if (( $1 % 1000 == 0 )); then echo "orders_$(($1 / 1000))k.jsonl"; else echo "orders_$1.jsonl"; fi; }
 
-[[ -n "$SHARED" && -f "$SHARED/gen_orders.py" ]] || { echo "error: ../shared/bench not found (set SHARED=)" >&2; exit 2; }
-MAPPING=$SHARED/mapwright/order_to_erp.yaml
 if ! cmp -s "$MAPPING" bench/order_to_erp.yaml; then
   warn "bench/order_to_erp.yaml (used by engine/benches/map.rs) differs from $MAPPING; timing the shared one"
 fi
@@ -68,15 +58,7 @@ BIG=$DATA/$(data_name "$N")
 [[ -s $BIG ]] || python3 "$SHARED/gen_orders.py" "$N" -o "$BIG"
 ls -l "$SMALL" "$BIG" >&2
 
-if [[ -n "${MAPWRIGHT:-}" ]]; then
-  MW=$(realpath "$MAPWRIGHT")
-  say "mapwright: $MW (given, not built)"
-else
-  say "build mapwright (release)"
-  cargo build --release --bin mapwright -q >&2 || { echo "error: mapwright does not build" >&2; exit 1; }
-  MW=$(realpath "${CARGO_TARGET_DIR:-$ROOT/target}/release/mapwright")
-fi
-[[ -x $MW ]] || { echo "error: no mapwright binary at $MW" >&2; exit 1; }
+mapwright_binary
 
 # Copies a Rust peer out of ../shared (read-only, and without a Cargo.lock) into
 # bench/data/peers/NAME as its own workspace, and builds it there.
@@ -158,13 +140,7 @@ fi
 
 [[ "${TIME:-1}" == 1 ]] || exit 0
 
-if [[ -n "${LOAD_MAX:-}" ]]; then
-  say "waiting up to ${LOAD_WAIT}s for load < $LOAD_MAX"
-  for ((i = 0; i < LOAD_WAIT; i += 15)); do
-    awk -v m="$LOAD_MAX" '{ exit !($1 < m) }' /proc/loadavg && break
-    sleep 15
-  done
-fi
+wait_for_quiet
 
 rm -f "$OUT"/rss_*.txt "$OUT"/timing.json
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -17,22 +17,11 @@
 # and kept there (gitignored); delete it to free the space.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-SHARED=${SHARED:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || true)}
-DATA=$ROOT/bench/data
-OUT=${OUT:-$ROOT/bench/results}
+source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-5}
 BIG_N=${BIG_N:-800000}
-LOAD_WAIT=${LOAD_WAIT:-900}
-
-say() { printf '\n== %s\n' "$*" >&2; }
-die() { echo "error: $*" >&2; exit 1; }
-command -v hyperfine >/dev/null || die "hyperfine is missing (INSTALL=1 bench/run.sh installs it)"
+have hyperfine || die "hyperfine is missing (INSTALL=1 bench/run.sh installs it)"
 [[ -x /usr/bin/time ]] || die "GNU time (/usr/bin/time) is missing (apt-get install time)"
-[[ -n "$SHARED" && -f "$SHARED/gen_orders.py" ]] || die "../shared/bench not found (set SHARED=)"
-MAPPING=$SHARED/mapwright/order_to_erp.yaml
-mkdir -p "$DATA" "$OUT"
 
 MID=$DATA/orders_200k.jsonl
 BIG=$DATA/orders_${BIG_N}_seed7.jsonl
@@ -41,21 +30,8 @@ say "data"
 [[ -s $BIG ]] || { echo "generating $BIG (~2 min)" >&2; python3 "$SHARED/gen_orders.py" "$BIG_N" --seed 7 -o "$BIG"; }
 ls -l "$MID" "$BIG" >&2
 
-if [[ -n "${MAPWRIGHT:-}" ]]; then
-  MW=$(realpath "$MAPWRIGHT")
-else
-  say "build mapwright (release)"
-  cargo build --release --bin mapwright -q >&2 || die "mapwright does not build"
-  MW=$(realpath "${CARGO_TARGET_DIR:-$ROOT/target}/release/mapwright")
-fi
-
-if [[ -n "${LOAD_MAX:-}" ]]; then
-  say "waiting up to ${LOAD_WAIT}s for load < $LOAD_MAX"
-  for ((i = 0; i < LOAD_WAIT; i += 15)); do
-    awk -v m="$LOAD_MAX" '{ exit !($1 < m) }' /proc/loadavg && break
-    sleep 15
-  done
-fi
+mapwright_binary
+wait_for_quiet
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 CORES=$(nproc)
 T=$(mktemp -d)

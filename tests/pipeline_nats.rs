@@ -303,6 +303,14 @@ async fn start_up_failures_are_located_and_keep_the_password_out() {
         ),
         &["p.yaml:4:", "cannot connect to NATS", "nats://app:***@127.0.0.1"],
     );
+    // A token in the url (`nats://token@host`) is a secret too.
+    check(
+        format!(
+            "{head}sink: {{ kind: nats, url: \"nats://{password}@127.0.0.1:{}\", subject: erp.orders }}\n",
+            free_port()
+        ),
+        &["p.yaml:4:", "cannot connect to NATS", "nats://***@127.0.0.1"],
+    );
     // Wrong password.
     check(
         format!(

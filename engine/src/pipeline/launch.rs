@@ -333,15 +333,7 @@ impl Pipeline {
         let mapper = {
             let (mapping, metrics, stop) = (mapping.clone(), metrics.clone(), stop.clone());
             tokio::spawn(async move {
-                loop {
-                    let batch = tokio::select! {
-                        biased;
-                        _ = stop.clone().wait() => break,
-                        b = rx.recv() => match b {
-                            Some(b) => b,
-                            None => break,
-                        },
-                    };
+                while let Some(batch) = stop.recv(&mut rx).await {
                     // One mapping for the whole batch: no record sees half of a reload.
                     let (mapping, metrics, read_with) = (mapping.load_full(), metrics.clone(), read_with.clone());
                     let job = move || runtime::map_batch(mapping, read_with.as_ref(), &metrics, batch);
@@ -367,15 +359,7 @@ impl Pipeline {
             progress: bar.clone(),
         };
         let mut result = Ok(());
-        loop {
-            let mapped = tokio::select! {
-                biased;
-                _ = stop.clone().wait() => break,
-                m = mapped_rx.recv() => match m {
-                    Some(m) => m,
-                    None => break,
-                },
-            };
+        while let Some(mapped) = stop.recv(&mut mapped_rx).await {
             match processor.finish(mapped, &stop).await {
                 Ok(()) => {}
                 Err(Halt::Stopped) => break,

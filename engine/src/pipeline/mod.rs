@@ -42,6 +42,16 @@ impl Stop {
         // which is the same as stopping now.
         let _ = self.0.wait_for(|s| *s).await;
     }
+
+    /// The next item of `rx`; `None` when the channel is closed or the stop
+    /// fires first.
+    pub async fn recv<T>(&self, rx: &mut tokio::sync::mpsc::Receiver<T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            _ = self.clone().wait() => None,
+            item = rx.recv() => item,
+        }
+    }
 }
 
 /// How long the HTTP servers wait, after a stop, for requests in flight.

@@ -35,7 +35,7 @@ use futures_util::StreamExt;
 
 use super::delivery::{Delivery, Sent};
 use super::metrics::Metrics;
-use super::postgres::{place, without_password};
+use super::postgres::{place, userinfo_password, without_secrets};
 use super::spec::{NatsSinkSpec, NatsSourceSpec, Retry, Secret};
 use super::state::State;
 use super::Stop;
@@ -66,7 +66,7 @@ impl NatsSource {
     /// finds) the durable consumer. Problems are `BadEndpoint` diagnostics
     /// at the offending key.
     pub async fn connect(spec: &NatsSourceSpec, file: &SourceFile, pipeline: &str) -> Result<NatsSource, Diagnostic> {
-        let shown_file = without_password(file, &spec.url);
+        let shown_file = without_secrets(file, &spec.url, &secret_ranges(spec.url.value.expose()));
         let file = &shown_file;
         let (client, shown) = connect(&spec.url.value, spec.url.loc, file).await?;
         let bad = |loc: Loc, message: String, hint: &str| {
@@ -211,7 +211,7 @@ impl NatsSink {
     /// Connects, and with `stream:` checks that the stream exists and
     /// stores the subject.
     pub async fn connect(spec: &NatsSinkSpec, file: &SourceFile) -> Result<NatsSink, Diagnostic> {
-        let shown_file = without_password(file, &spec.url);
+        let shown_file = without_secrets(file, &spec.url, &secret_ranges(spec.url.value.expose()));
         let file = &shown_file;
         let (client, _) = connect(&spec.url.value, spec.url.loc, file).await?;
         let js = match &spec.stream {
@@ -386,35 +386,42 @@ fn consumer_name(pipeline: &str) -> String {
     pipeline.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-/// The url(s) with any password replaced by `***`.
-fn redact(url: &str) -> String {
-    url.split(',')
-        .map(|one| match (one.find("://"), one.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                let creds = &one[scheme + 3..at];
-                match creds.find(':') {
-                    Some(colon) => format!("{}{}:***{}", &one[..scheme + 3], &creds[..colon], &one[at..]),
-                    None => format!("{}***{}", &one[..scheme + 3], &one[at..]),
-                }
-            }
-            _ => one.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+/// The byte ranges of the secrets written in the url(s): the password of
+/// `nats://user:password@host`, or the token of `nats://token@host`, in
+/// each comma-separated url.
+fn secret_ranges(url: &str) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut offset = 0;
+    for one in url.split(',') {
+        let range = userinfo_password(one).or_else(|| {
+            let start = one.find("://")? + 3;
+            let at = one[start..].rfind('@')?;
+            Some((start, start + at))
+        });
+        if let Some((s, e)) = range {
+            ranges.push((offset + s, offset + e));
+        }
+        offset += one.len() + 1;
+    }
+    ranges
 }
 
-/// `message` without the url's credentials, should the client quote them.
+/// The url(s) with every secret replaced by `***`.
+fn redact(url: &str) -> String {
+    let mut out = url.to_string();
+    for (s, e) in secret_ranges(url).into_iter().rev() {
+        out.replace_range(s..e, "***");
+    }
+    out
+}
+
+/// `message` without the url's secrets, should the client quote them.
 fn scrub(message: &str, url: &str) -> String {
     let mut out = message.to_string();
-    for one in url.split(',') {
-        if let (Some(scheme), Some(at)) = (one.find("://"), one.rfind('@')) {
-            if at > scheme {
-                let creds = &one[scheme + 3..at];
-                let secret = creds.split_once(':').map_or(creds, |(_, p)| p);
-                if secret.len() >= 3 {
-                    out = out.replace(secret, "***");
-                }
-            }
+    for (s, e) in secret_ranges(url) {
+        // One or two characters would blank out ordinary words.
+        if let Some(secret) = url.get(s..e).filter(|t| t.len() >= 3) {
+            out = out.replace(secret, "***");
         }
     }
     out
@@ -442,7 +449,9 @@ mod tests {
         assert_eq!(redact("nats://app:s3cret@127.0.0.1:4222"), "nats://app:***@127.0.0.1:4222");
         assert_eq!(redact("nats://token@h:4222,nats://h2:4222"), "nats://***@h:4222,nats://h2:4222");
         assert_eq!(redact("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact("nats://h:1,nats://u:p4ss@h2:2"), "nats://h:1,nats://u:***@h2:2");
         assert_eq!(scrub("failed for s3cret", "nats://app:s3cret@h:1"), "failed for ***");
+        assert_eq!(scrub("bad t0ken", "nats://h:1,nats://t0ken@h:2"), "bad ***");
         assert_eq!(consumer_name("orders to erp/v2"), "orders_to_erp_v2");
         assert_eq!(percent_decoded("p%40ss%2Fw0rd%"), "p@ss/w0rd%");
     }

@@ -566,6 +566,13 @@ fn describe(e: &tokio_postgres::Error) -> String {
 /// that the excerpt of the line under a message does not show it, and
 /// every offset into the file stays where it was.
 pub(super) fn without_password(file: &SourceFile, url: &Located<Secret>) -> SourceFile {
+    without_secrets(file, url, &password_ranges(url.value.expose()))
+}
+
+/// The pipeline file with the parts `ranges` of the `url:` value (byte
+/// ranges into it) masked where they are written in the file, as
+/// [`without_password`] does for a PostgreSQL url.
+pub(super) fn without_secrets(file: &SourceFile, url: &Located<Secret>, ranges: &[(usize, usize)]) -> SourceFile {
     let raw = url.value.expose();
     let text = &file.text;
     // The lines the value is written on (its length may be unknown).
@@ -575,8 +582,8 @@ pub(super) fn without_password(file: &SourceFile, url: &Located<Secret>) -> Sour
     let end = text.get(to..).and_then(|t| t.find('\n')).map_or(text.len(), |i| to + i);
     let mut shown = text.to_string();
     let mut masked = false;
-    for (s, e) in password_ranges(raw) {
-        let password = &raw[s..e];
+    for &(s, e) in ranges {
+        let Some(password) = raw.get(s..e) else { continue };
         if password.is_empty() {
             continue;
         }
@@ -613,7 +620,7 @@ fn password_ranges(url: &str) -> Vec<(usize, usize)> {
 }
 
 /// The byte range of the password in `scheme://user:password@host…`.
-fn userinfo_password(url: &str) -> Option<(usize, usize)> {
+pub(super) fn userinfo_password(url: &str) -> Option<(usize, usize)> {
     let start = url.find("://")? + 3;
     let rest = &url[start..];
     let end_of_authority = rest.find('?').unwrap_or(rest.len());
