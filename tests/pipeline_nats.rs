@@ -42,28 +42,46 @@ struct NatsServer {
 impl NatsServer {
     fn start(auth: Option<(&str, &str)>) -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let auth = auth.map(|(u, p)| (u.to_string(), p.to_string()));
-        let child = NatsServer::spawn(port, store.path(), auth.as_ref());
+        let (child, port) = NatsServer::spawn(None, store.path(), auth.as_ref());
         NatsServer { child, port, auth, store }
     }
 
-    fn spawn(port: u16, store: &Path, auth: Option<&(String, String)>) -> Child {
+    /// Starts nats-server on `port`, or on a port it picks itself (no race
+    /// with other tests for a "free" port), and waits until it listens.
+    fn spawn(port: Option<u16>, store: &Path, auth: Option<&(String, String)>) -> (Child, u16) {
         let mut cmd = Command::new(nats_server());
-        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        let asked = port.map_or("-1".to_string(), |p| p.to_string());
+        cmd.args(["-a", "127.0.0.1", "-p", &asked, "-js", "-sd"])
+            .arg(store.join("js"))
+            .arg("--ports_file_dir")
             .arg(store)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some((user, pass)) = auth {
             cmd.args(["--user", user, "--pass", pass]);
         }
-        let child = cmd.spawn().expect("start nats-server (tests/run.sh installs it: apt-get install nats-server)");
+        let mut child = cmd.spawn().expect("start nats-server (tests/run.sh installs it: apt-get install nats-server)");
+        // The server writes the address it listens on to this file.
+        let ports = store.join(format!("nats-server_{}.ports", child.id()));
         let deadline = Instant::now() + PATIENCE;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not listen on {port}");
+        let port = loop {
+            let listed = std::fs::read_to_string(&ports).ok().and_then(|t| {
+                let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+                v["nats"][0].as_str()?.rsplit(':').next()?.parse::<u16>().ok()
+            });
+            if let Some(p) = listed {
+                if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+                    break p;
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("nats-server exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "nats-server did not start");
             std::thread::sleep(Duration::from_millis(20));
-        }
-        child
+        };
+        (child, port)
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same port with
@@ -71,7 +89,8 @@ impl NatsServer {
     fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = NatsServer::spawn(self.port, self.store.path(), self.auth.as_ref());
+        let (child, _) = NatsServer::spawn(Some(self.port), self.store.path(), self.auth.as_ref());
+        self.child = child;
     }
 
     fn url(&self) -> String {
