@@ -14,7 +14,7 @@
 //!   `seed.sql`.
 
 mod pipeline_support;
-#[path = "../engine/tests/support/postgres.rs"]
+#[path = "../pipeline/tests/support/postgres.rs"]
 mod postgres;
 
 use std::fs::File;

@@ -20,7 +20,6 @@ mod hooks;
 pub mod input;
 mod mapping;
 pub mod output;
-pub mod pipeline;
 pub mod spec;
 mod truth;
 mod validate;

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 
 use mapwright_engine::spec::yaml;
-use mapwright_engine::{pipeline, Mapping};
+use mapwright_engine::Mapping;
+use mapwright_pipeline as pipeline;
 
 /// Arguments of `check`.
 #[derive(clap::Args)]

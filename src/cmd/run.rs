@@ -11,8 +11,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mapwright_engine::pipeline::launch::{Options, Pipeline};
-use mapwright_engine::pipeline::Stop;
+use mapwright_pipeline::launch::{Options, Pipeline};
+use mapwright_pipeline::Stop;
 
 /// Arguments of `run`.
 #[derive(clap::Args)]

@@ -14,18 +14,16 @@
 //!
 //! The pipeline schema is built the same way from the pipeline loader's
 //! lists (`PIPELINE_KEYS`, `SOURCE_KINDS`, `SINK_KINDS`, … in
-//! `mapwright_engine::pipeline::decode`).
+//! `mapwright_pipeline::decode`).
 //!
 //! The output is deterministic (keys in a fixed order); the generated files
 //! are committed under `schemas/`, and a test checks they are current.
 
 use mapwright_dsl::{Map, Value};
-use mapwright_engine::pipeline::decode::{
-    METRICS_KEYS, PIPELINE_KEYS, RETRY_KEYS, SINK_KINDS, SOURCE_KINDS, VERIFY_KEYS,
-};
 use mapwright_engine::spec::mapping::{
     CHECK_KEYS, FIELD_KEYS, HOOK_KEYS, LOOKUP_KEYS, MAPPING_KEYS, RULE_KEYS, SOURCE_KEYS, TEST_KEYS,
 };
+use mapwright_pipeline::decode::{METRICS_KEYS, PIPELINE_KEYS, RETRY_KEYS, SINK_KINDS, SOURCE_KINDS, VERIFY_KEYS};
 
 /// Which format.
 #[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
@@ -406,7 +404,7 @@ fn test_key(key: &str) -> Option<Value> {
 // ---------------------------------------------------------------------------
 // Pipeline files (SPEC §5)
 //
-// Built from the pipeline loader's lists (`mapwright_engine::pipeline::decode`):
+// Built from the pipeline loader's lists (`mapwright_pipeline::decode`):
 // one closed block per source and sink kind, with exactly the keys the
 // loader accepts for that kind.
 

@@ -251,10 +251,7 @@ impl Mapping {
 /// Parses, decodes and compiles; collects every diagnostic.
 fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::Error> {
     let file = SourceFile::new(name, text);
-    let root = match crate::spec::yaml::parse(text) {
-        Ok(root) => root,
-        Err(e) => return Err(crate::Error::Spec(Diagnostics(vec![yaml_error(&file, &e)]))),
-    };
+    let root = crate::spec::yaml::parse_file(&file).map_err(|d| crate::Error::Spec(Diagnostics(vec![d])))?;
     let mut decoder = Decoder::new(&file);
     let spec = crate::spec::mapping::decode(&mut decoder, &root);
     let mut c = Compiler {
@@ -275,51 +272,6 @@ fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::E
         return Err(crate::Error::Spec(Diagnostics(c.diags)));
     }
     Ok(Mapping { inner: Arc::new(compiled) })
-}
-
-/// A YAML syntax error as a diagnostic.
-pub(crate) fn yaml_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or("invalid YAML");
-    // saphyr says "error: line 4 column 9: unclosed quote"; the place is
-    // shown by the diagnostic itself.
-    let mut message = first.trim_start_matches("error: ").to_string();
-    if let Some(rest) = message.strip_prefix("line ") {
-        if let Some((_, tail)) = rest.split_once(": ") {
-            message = tail.to_string();
-        }
-    }
-    let message = message.split(" at line ").next().unwrap_or(&message).trim_end_matches(['.', ' ']).to_string();
-    let (offset, len) = match e.location() {
-        Some(l) => {
-            let line = l.line().max(1) as usize;
-            let col = l.column().max(1) as usize;
-            let line_start: usize = file.text.split_inclusive('\n').take(line - 1).map(str::len).sum();
-            let line_text = file.text[line_start.min(file.text.len())..].lines().next().unwrap_or("");
-            let col_off: usize = line_text.chars().take(col - 1).map(char::len_utf8).sum();
-            let word = line_text[col_off.min(line_text.len())..].split(':').next().unwrap_or("").trim_end().len();
-            (line_start + col_off, word.max(1))
-        }
-        None => (0, 0),
-    };
-    let (message, hint) = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
-        let key = key.split(',').next().unwrap_or(key).trim();
-        (
-            format!("`{key}` is defined twice in the same block"),
-            "each key may appear once: rename one or merge them".to_string(),
-        )
-    } else if message.contains("mapping values are not allowed") {
-        (
-            format!("invalid YAML: {message}"),
-            "check the indentation, and quote any expression that contains `: ` (like `{b: 20}`) or ` #`: write it in '…' quotes".to_string(),
-        )
-    } else {
-        (
-            format!("invalid YAML: {message}"),
-            "check the indentation and the quotes; expressions that start with a YAML symbol ([ { ' \" * & ! | >) must be quoted".to_string(),
-        )
-    };
-    Diagnostic::at(file, SpecCode::YamlSyntax.as_str(), offset, len, message).with_hint(hint)
 }
 
 struct Compiler<'f> {

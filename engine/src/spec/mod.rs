@@ -30,23 +30,30 @@ pub struct ExprSrc {
     pub loc: Loc,
 }
 
-/// Walks located YAML, collecting diagnostics instead of stopping.
-pub(crate) struct Decoder<'f> {
+/// Walks located YAML, collecting diagnostics instead of stopping: every
+/// spec format (the mapping file here, the pipeline file in
+/// `mapwright-pipeline`) is decoded with it, so problems read alike.
+pub struct Decoder<'f> {
+    /// The file being decoded.
     pub file: &'f SourceFile,
+    /// The problems found so far.
     pub diags: Vec<Diagnostic>,
 }
 
 impl<'f> Decoder<'f> {
+    /// A decoder of `file` with no problems yet.
     pub fn new(file: &'f SourceFile) -> Decoder<'f> {
         Decoder { file, diags: Vec::new() }
     }
 
+    /// Records a problem at `loc`; the returned diagnostic can take a hint.
     pub fn error(&mut self, code: SpecCode, loc: Loc, message: impl Into<String>) -> &mut Diagnostic {
         self.diags.push(Diagnostic::spec(self.file, code, loc, message));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
 
+    /// Records a problem at `loc` with what to do about it.
     pub fn hint(&mut self, code: SpecCode, loc: Loc, message: impl Into<String>, hint: impl Into<String>) {
         self.diags.push(Diagnostic::spec(self.file, code, loc, message).with_hint(hint));
     }
@@ -130,11 +137,11 @@ impl<'f> Decoder<'f> {
 }
 
 /// The value under `key` in mapping entries.
-pub(crate) fn get<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
+pub fn get<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
     entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v)
 }
 
 /// The key entry named `key`.
-pub(crate) fn key_of<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Key> {
+pub fn key_of<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Key> {
     entries.iter().find(|(k, _)| k.text == key).map(|(k, _)| k)
 }

@@ -12,6 +12,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
+
 /// Where a node is in its file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Loc {
@@ -107,6 +109,57 @@ pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     };
     let spanned: Spanned<Yaml> = serde_saphyr::from_str_with_options(text, options)?;
     Ok(located(text, spanned))
+}
+
+/// Parses a spec file's text into a located tree; a syntax error is a
+/// located diagnostic with a hint.
+pub fn parse_file(file: &SourceFile) -> Result<Node, Diagnostic> {
+    parse(&file.text).map_err(|e| syntax_error(file, &e))
+}
+
+/// A YAML syntax error as a diagnostic.
+fn syntax_error(file: &SourceFile, e: &serde_saphyr::Error) -> Diagnostic {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    // saphyr says "error: line 4 column 9: unclosed quote"; the place is
+    // shown by the diagnostic itself.
+    let mut message = first.trim_start_matches("error: ").to_string();
+    if let Some(rest) = message.strip_prefix("line ") {
+        if let Some((_, tail)) = rest.split_once(": ") {
+            message = tail.to_string();
+        }
+    }
+    let message = message.split(" at line ").next().unwrap_or(&message).trim_end_matches(['.', ' ']).to_string();
+    let (offset, len) = match e.location() {
+        Some(l) => {
+            let line = l.line().max(1) as usize;
+            let col = l.column().max(1) as usize;
+            let line_start: usize = file.text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+            let line_text = file.text[line_start.min(file.text.len())..].lines().next().unwrap_or("");
+            let col_off: usize = line_text.chars().take(col - 1).map(char::len_utf8).sum();
+            let word = line_text[col_off.min(line_text.len())..].split(':').next().unwrap_or("").trim_end().len();
+            (line_start + col_off, word.max(1))
+        }
+        None => (0, 0),
+    };
+    let (message, hint) = if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(',').next().unwrap_or(key).trim();
+        (
+            format!("`{key}` is defined twice in the same block"),
+            "each key may appear once: rename one or merge them".to_string(),
+        )
+    } else if message.contains("mapping values are not allowed") {
+        (
+            format!("invalid YAML: {message}"),
+            "check the indentation, and quote any expression that contains `: ` (like `{b: 20}`) or ` #`: write it in '…' quotes".to_string(),
+        )
+    } else {
+        (
+            format!("invalid YAML: {message}"),
+            "check the indentation and the quotes; expressions that start with a YAML symbol ([ { ' \" * & ! | >) must be quoted".to_string(),
+        )
+    };
+    Diagnostic::at(file, SpecCode::YamlSyntax.as_str(), offset, len, message).with_hint(hint)
 }
 
 fn located(text: &str, s: Spanned<Yaml>) -> Node {

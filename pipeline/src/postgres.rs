@@ -34,10 +34,10 @@ use std::time::Duration;
 use mapwright_dsl::Value;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
-use crate::pipeline::spec::{PgSinkSpec, PgSourceSpec, Secret};
-use crate::spec::yaml::Loc;
-use crate::spec::Located;
+use crate::spec::{PgSinkSpec, PgSourceSpec, Secret};
+use mapwright_engine::spec::yaml::Loc;
+use mapwright_engine::spec::Located;
+use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 
 /// How long to wait for the server when the url does not say
 /// (`connect_timeout=`).
@@ -47,9 +47,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// a batch at a time, resuming after the last cursor value seen.
 ///
 /// ```no_run
-/// # async fn run(spec: &mapwright_engine::pipeline::spec::PgSourceSpec,
+/// # async fn run(spec: &mapwright_pipeline::spec::PgSourceSpec,
 /// #              file: &mapwright_engine::SourceFile) -> Result<(), String> {
-/// use mapwright_engine::pipeline::postgres::PgSource;
+/// use mapwright_pipeline::postgres::PgSource;
 ///
 /// let mut source = PgSource::connect(spec, file).await.map_err(|d| d.to_string())?;
 /// let mut cursor: Option<String> = None; // kept in the state store
@@ -237,9 +237,9 @@ fn decode(rows: Vec<tokio_postgres::Row>) -> Result<Vec<(Value, String)>, String
 /// fields.
 ///
 /// ```no_run
-/// # async fn run(spec: &mapwright_engine::pipeline::spec::PgSinkSpec,
+/// # async fn run(spec: &mapwright_pipeline::spec::PgSinkSpec,
 /// #              file: &mapwright_engine::SourceFile) -> Result<(), String> {
-/// use mapwright_engine::pipeline::postgres::PgSink;
+/// use mapwright_pipeline::postgres::PgSink;
 /// use mapwright_engine::Value;
 ///
 /// let mut sink = PgSink::connect(spec, file).await.map_err(|d| d.to_string())?;

@@ -13,20 +13,20 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
-use super::decode::endpoint_error;
-use super::http::{self, HttpSink};
-use super::lines::LineSink;
-use super::metrics::{self, Metrics};
-use super::nats::{NatsSink, NatsSource};
-use super::postgres::{PgSink, PgSource};
-use super::runtime::{self, Halt, Processor, Sink};
-use super::sources::{self, Batch, DirSource};
-use super::spec::{PipelineSpec, SinkSpec, SourceSpec};
-use super::state::State;
-use super::{reload, Stop, StopHandle};
-use crate::diagnostic::{Diagnostic, Diagnostics, SpecCode};
-use crate::spec::yaml::Loc;
-use crate::{Error, Mapping};
+use crate::decode::endpoint_error;
+use crate::http::{self, HttpSink};
+use crate::lines::LineSink;
+use crate::metrics::{self, Metrics};
+use crate::nats::{NatsSink, NatsSource};
+use crate::postgres::{PgSink, PgSource};
+use crate::runtime::{self, Halt, Processor, Sink};
+use crate::sources::{self, Batch, DirSource};
+use crate::spec::{PipelineSpec, SinkSpec, SourceSpec};
+use crate::state::State;
+use crate::{reload, Stop, StopHandle};
+use mapwright_engine::spec::yaml::Loc;
+use mapwright_engine::{Diagnostic, Diagnostics, SpecCode};
+use mapwright_engine::{Error, Mapping};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -118,7 +118,7 @@ impl Pipeline {
     /// Loads a pipeline file and checks everything it names. Needs a tokio
     /// runtime (ports are bound here).
     pub async fn start(path: &Path, options: &Options) -> Result<Pipeline, Error> {
-        let spec = Arc::new(super::decode::load(path)?);
+        let spec = Arc::new(crate::decode::load(path)?);
         let mapping = match Mapping::load(&spec.mapping.value) {
             Ok(m) => m,
             Err(Error::Io { message, .. }) => {
@@ -312,7 +312,7 @@ impl Pipeline {
                 let wake = Arc::new(tokio::sync::Notify::new());
                 let (st, m, w, sp) = (state.clone(), metrics.clone(), wake.clone(), stop.clone());
                 servers.push(tokio::spawn(async move {
-                    super::nats::serve_source(source, st, m, w, sp).await;
+                    crate::nats::serve_source(source, st, m, w, sp).await;
                     Ok(())
                 }));
                 tokio::spawn(sources::feed_inbox(state.clone(), wake, tx, stop.clone()))

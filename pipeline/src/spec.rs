@@ -8,10 +8,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::diagnostic::SourceFile;
-use crate::input::Format;
-use crate::spec::yaml::Loc;
-use crate::spec::Located;
+use mapwright_engine::input::Format;
+use mapwright_engine::spec::yaml::Loc;
+use mapwright_engine::spec::Located;
+use mapwright_engine::SourceFile;
 
 /// Text that may hold a credential: printed as `***` by `Debug` and
 /// `Display`, so it cannot reach a log line or a dead letter by accident.

@@ -19,16 +19,16 @@ use std::time::Instant;
 
 use mapwright_dsl::Value;
 
-use super::delivery::{Delivery, Sent};
-use super::http::HttpSink;
-use super::lines::LineSink;
-use super::metrics::Metrics;
-use super::nats::NatsSink;
-use super::postgres::PgSink;
-use super::sources::{self, Batch, Commit};
-use super::state::State;
-use super::Stop;
-use crate::{output, FieldError, Mapping, Outcome};
+use crate::delivery::{Delivery, Sent};
+use crate::http::HttpSink;
+use crate::lines::LineSink;
+use crate::metrics::Metrics;
+use crate::nats::NatsSink;
+use crate::postgres::PgSink;
+use crate::sources::{self, Batch, Commit};
+use crate::state::State;
+use crate::Stop;
+use mapwright_engine::{output, FieldError, Mapping, Outcome};
 
 /// Where mapped records go.
 pub enum Sink {

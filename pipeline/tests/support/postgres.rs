@@ -14,9 +14,9 @@
 //! `pg_ctl` the harness panics: a test that needs PostgreSQL must not pass
 //! by skipping.
 //!
-//! Shared by the engine's tests and the root package's: include it with
-//! `#[path = "support/postgres.rs"] mod postgres;` (engine) or
-//! `#[path = "../engine/tests/support/postgres.rs"] mod postgres;` (root).
+//! Shared by the pipeline's tests and the root package's: include it with
+//! `#[path = "support/postgres.rs"] mod postgres;` (pipeline) or
+//! `#[path = "../pipeline/tests/support/postgres.rs"] mod postgres;` (root).
 //! It needs only the standard library.
 #![allow(dead_code)]
 

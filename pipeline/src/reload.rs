@@ -19,8 +19,8 @@ use arc_swap::ArcSwap;
 use notify::RecursiveMode;
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use super::metrics::Metrics;
-use crate::Mapping;
+use crate::metrics::Metrics;
+use mapwright_engine::Mapping;
 
 /// Keeps the watcher alive; dropping it stops watching.
 pub struct Reloader {

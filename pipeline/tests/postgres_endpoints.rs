@@ -8,11 +8,11 @@ mod postgres;
 use std::time::Duration;
 
 use mapwright_dsl::Number;
-use mapwright_engine::pipeline::postgres::{PgSink, PgSource};
-use mapwright_engine::pipeline::spec::{PgSinkSpec, PgSourceSpec, Secret};
 use mapwright_engine::spec::yaml::Loc;
 use mapwright_engine::spec::Located;
 use mapwright_engine::{Diagnostic, SourceFile, Value};
+use mapwright_pipeline::postgres::{PgSink, PgSource};
+use mapwright_pipeline::spec::{PgSinkSpec, PgSourceSpec, Secret};
 use postgres::PgServer;
 
 const PASSWORD: &str = "hunter2-s3cret";

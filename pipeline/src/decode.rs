@@ -9,14 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::spec::{
+use crate::spec::{
     HmacVerify, HttpSinkSpec, HttpSourceSpec, NatsSinkSpec, NatsSourceSpec, PgSinkSpec, PgSourceSpec, PipelineSpec,
     Retry, Secret, SinkSpec, SourceSpec,
 };
-use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
-use crate::input::Format;
-use crate::spec::yaml::{Key, Loc, Node, Yaml};
-use crate::spec::{get, Decoder, Located};
+use mapwright_engine::input::Format;
+use mapwright_engine::spec::yaml::{Key, Loc, Node, Yaml};
+use mapwright_engine::spec::{get, Decoder, Located};
+use mapwright_engine::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 
 /// Top-level keys of a pipeline file.
 pub const PIPELINE_KEYS: &[&str] =
@@ -50,9 +50,9 @@ pub const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 pub const METRICS_KEYS: &[&str] = &["listen"];
 
 /// Reads and decodes a pipeline file.
-pub fn load(path: &Path) -> Result<PipelineSpec, crate::Error> {
+pub fn load(path: &Path) -> Result<PipelineSpec, mapwright_engine::Error> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        .map_err(|e| mapwright_engine::Error::Io { path: path.to_path_buf(), message: e.to_string() })?;
     decode_text(&text, path, &|name| std::env::var(name).ok())
 }
 
@@ -62,12 +62,10 @@ pub fn decode_text(
     text: &str,
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<PipelineSpec, crate::Error> {
+) -> Result<PipelineSpec, mapwright_engine::Error> {
     let file = SourceFile::new(path.display().to_string(), text);
-    let root = match crate::spec::yaml::parse(text) {
-        Ok(root) => root,
-        Err(e) => return Err(crate::Error::Spec(Diagnostics(vec![crate::mapping::yaml_error(&file, &e)]))),
-    };
+    let root = mapwright_engine::spec::yaml::parse_file(&file)
+        .map_err(|d| mapwright_engine::Error::Spec(Diagnostics(vec![d])))?;
     let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut p = Pipe { d: Decoder::new(&file), base, env };
     let spec = p.pipeline(&root, path);
@@ -76,7 +74,7 @@ pub fn decode_text(
         Some(spec) if diags.is_empty() => Ok(spec),
         _ => {
             diags.sort_by_key(|d| (d.offset, d.code));
-            Err(crate::Error::Spec(Diagnostics(diags)))
+            Err(mapwright_engine::Error::Spec(Diagnostics(diags)))
         }
     }
 }
@@ -734,8 +732,8 @@ pub fn endpoint_error(
     loc: Loc,
     message: impl Into<String>,
     hint: impl Into<String>,
-) -> crate::Error {
-    crate::Error::Spec(Diagnostics(vec![
+) -> mapwright_engine::Error {
+    mapwright_engine::Error::Spec(Diagnostics(vec![
         Diagnostic::spec(&spec.file, SpecCode::BadEndpoint, loc, message).with_hint(hint)
     ]))
 }

@@ -33,14 +33,14 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, Context};
 use futures_util::StreamExt;
 
-use super::delivery::{Delivery, Sent};
-use super::metrics::Metrics;
-use super::postgres::{place, userinfo_password, without_secrets};
-use super::spec::{NatsSinkSpec, NatsSourceSpec, Retry, Secret};
-use super::state::State;
-use super::Stop;
-use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
-use crate::spec::yaml::Loc;
+use crate::delivery::{Delivery, Sent};
+use crate::metrics::Metrics;
+use crate::postgres::{place, userinfo_password, without_secrets};
+use crate::spec::{NatsSinkSpec, NatsSourceSpec, Retry, Secret};
+use crate::state::State;
+use crate::Stop;
+use mapwright_engine::spec::yaml::Loc;
+use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 
 /// How long to wait for the server at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

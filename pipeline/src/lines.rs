@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use mapwright_dsl::Value;
 
-use crate::input::Format;
+use mapwright_engine::input::Format;
 
 /// A sink of lines.
 pub enum LineSink {

@@ -23,9 +23,9 @@ use std::time::{Duration, SystemTime};
 use mapwright_dsl::Projection;
 use tokio::sync::mpsc::Sender;
 
-use super::state::State;
-use super::Stop;
-use crate::input::{self, Format, InputRecord, Source};
+use crate::state::State;
+use crate::Stop;
+use mapwright_engine::input::{self, Format, InputRecord, Source};
 
 /// Records per batch from files and standard input.
 pub const BATCH: usize = 1000;
@@ -279,7 +279,7 @@ pub async fn feed_inbox(state: State, wake: Arc<tokio::sync::Notify>, tx: Sender
 /// moves only when a batch is done, so a restart reads again what was
 /// not finished.
 pub async fn poll_postgres(
-    mut pg: super::postgres::PgSource,
+    mut pg: crate::postgres::PgSource,
     name: String,
     mut after: Option<String>,
     poll: Duration,

@@ -35,12 +35,12 @@ use rand::Rng as _;
 use reqwest::header::{HeaderName, HeaderValue};
 use sha2::Sha256;
 
-use super::delivery::{Delivery, Sent};
-use super::metrics::Metrics;
-use super::spec::{HttpSinkSpec, HttpSourceSpec, Retry};
-use super::state::{State, StateError};
-use super::Stop;
-use crate::input::{self, Source};
+use crate::delivery::{Delivery, Sent};
+use crate::metrics::Metrics;
+use crate::spec::{HttpSinkSpec, HttpSourceSpec, Retry};
+use crate::state::{State, StateError};
+use crate::Stop;
+use mapwright_engine::input::{self, Source};
 
 /// How much of a refusing server's answer goes into a reason.
 const EXCERPT_BYTES: usize = 512;
@@ -68,7 +68,7 @@ struct Endpoint {
 }
 
 /// Serves the webhook endpoint on an already bound listener until `stop`
-/// fires; requests in flight then have [`super::SHUTDOWN_GRACE`] to finish
+/// fires; requests in flight then have [`crate::SHUTDOWN_GRACE`] to finish
 /// before it returns.
 ///
 /// Only `POST <spec.path>` is served (another path gets 404, another method
@@ -81,10 +81,10 @@ struct Endpoint {
 /// `200 {"accepted": <records>, "id": <inbox id>}`.
 ///
 /// ```no_run
-/// # async fn run(spec: std::sync::Arc<mapwright_engine::pipeline::spec::HttpSourceSpec>,
-/// #     state: mapwright_engine::pipeline::state::State) -> std::io::Result<()> {
+/// # async fn run(spec: std::sync::Arc<mapwright_pipeline::spec::HttpSourceSpec>,
+/// #     state: mapwright_pipeline::state::State) -> std::io::Result<()> {
 /// use std::sync::Arc;
-/// use mapwright_engine::pipeline::{http, metrics::Metrics, Stop};
+/// use mapwright_pipeline::{http, metrics::Metrics, Stop};
 ///
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8088").await?;
 /// let (_handle, stop) = Stop::new();
@@ -118,7 +118,7 @@ pub async fn serve_source(
             async move { accept(&endpoint, req).await }
         })
         .layer(DefaultBodyLimit::max(max_body));
-    super::serve_until(listener, app, stop, "webhook endpoint").await
+    crate::serve_until(listener, app, stop, "webhook endpoint").await
 }
 
 /// Answers one request to the endpoint.
@@ -239,10 +239,10 @@ fn too_large(max: usize) -> Response {
 /// backoff, each try with the same idempotency key.
 ///
 /// ```no_run
-/// # async fn run(spec: &mapwright_engine::pipeline::spec::HttpSinkSpec,
-/// #     d: &mapwright_engine::pipeline::delivery::Delivery) -> Result<(), String> {
+/// # async fn run(spec: &mapwright_pipeline::spec::HttpSinkSpec,
+/// #     d: &mapwright_pipeline::delivery::Delivery) -> Result<(), String> {
 /// use std::sync::Arc;
-/// use mapwright_engine::pipeline::{delivery::Sent, http::HttpSink, metrics::Metrics, Stop};
+/// use mapwright_pipeline::{delivery::Sent, http::HttpSink, metrics::Metrics, Stop};
 ///
 /// let sink = HttpSink::new(spec, Arc::new(Metrics::new("orders")))?;
 /// let (_handle, stop) = Stop::new();

@@ -168,7 +168,7 @@ impl Metrics {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
-    stop: super::Stop,
+    stop: crate::Stop,
 ) -> Result<(), std::io::Error> {
     use axum::http::header::CONTENT_TYPE;
     use axum::routing::get;
@@ -188,7 +188,7 @@ pub async fn serve(
                 async move { ([(CONTENT_TYPE, "application/json")], m.health()) }
             }),
         );
-    super::serve_until(listener, app, stop, "metrics").await
+    crate::serve_until(listener, app, stop, "metrics").await
 }
 
 /// The address a listener is bound to, for logs.
