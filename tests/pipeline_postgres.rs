@@ -14,7 +14,7 @@
 //!   `seed.sql`.
 
 mod pipeline_support;
-#[path = "../pipeline/tests/support/postgres.rs"]
+#[path = "../pipeline/src/tests/pg_server.rs"]
 mod postgres;
 
 use std::fs::File;

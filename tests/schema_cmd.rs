@@ -1,13 +1,12 @@
 //! `mapwright schema`: the committed schemas are current, they mirror the
-//! loader's key lists, every mapping in the repository validates against
+//! loaders' key tables, every mapping in the repository validates against
 //! them, and a misspelt key does not.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapwright_engine::spec::mapping::{
-    CHECK_KEYS, FIELD_KEYS, HOOK_KEYS, LOOKUP_KEYS, MAPPING_KEYS, RULE_KEYS, SOURCE_KEYS, TEST_KEYS,
-};
+use mapwright_engine::spec::keys::{Block, Type};
+use mapwright_engine::spec::mapping::MAPPING;
 use mapwright_engine::spec::yaml::{self, Node, Yaml};
 use serde_json::Value as Json;
 
@@ -75,31 +74,69 @@ fn properties<'a>(schema: &'a Json, pointer: &str) -> Vec<&'a str> {
     props.keys().map(String::as_str).collect()
 }
 
-/// The schema is built from the loader's key lists: every key the loader
-/// accepts is a property, no other key is, and every object is closed.
+/// Every block of a table, once, with the JSON pointer of its
+/// properties in the schema (the root's at `/properties`, the others'
+/// under `/$defs/<name>`).
+fn blocks(root: &'static Block) -> Vec<(&'static Block, String)> {
+    fn walk(b: &'static Block, out: &mut Vec<&'static Block>) {
+        if out.iter().any(|o| std::ptr::eq(*o, b)) {
+            return;
+        }
+        out.push(b);
+        for k in b.keys {
+            let mut types = vec![&k.ty];
+            while let Some(t) = types.pop() {
+                match t {
+                    Type::Block(inner) => walk(inner, out),
+                    Type::Kinds(kinds) => kinds.iter().for_each(|inner| walk(inner, out)),
+                    Type::List(t) | Type::Dict(t) => types.push(t),
+                    Type::Either(ts) => types.extend(ts.iter()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, &mut found);
+    found
+        .into_iter()
+        .map(|b| {
+            let pointer =
+                if std::ptr::eq(b, root) { "/properties".to_string() } else { format!("/$defs/{}/properties", b.name) };
+            (b, pointer)
+        })
+        .collect()
+}
+
+/// The schema is built from the loaders' key tables: every key a loader
+/// accepts is a property, no other key is (but `kind`, for the blocks of a
+/// source or sink kind), and every object is closed.
 #[test]
-fn schema_properties_are_the_loader_key_lists() {
-    let s = schema("mapping");
-    let lists: [(&str, &[&str], &str); 8] = [
-        ("MAPPING_KEYS", MAPPING_KEYS, "/properties"),
-        ("FIELD_KEYS", FIELD_KEYS, "/$defs/field_block/properties"),
-        ("CHECK_KEYS", CHECK_KEYS, "/$defs/check/properties"),
-        ("RULE_KEYS", RULE_KEYS, "/$defs/rule/properties"),
-        ("LOOKUP_KEYS", LOOKUP_KEYS, "/$defs/lookup/properties"),
-        ("HOOK_KEYS", HOOK_KEYS, "/$defs/hooks/properties"),
-        ("TEST_KEYS", TEST_KEYS, "/$defs/test/properties"),
-        ("SOURCE_KEYS", SOURCE_KEYS, "/$defs/source/anyOf/1/properties"),
-    ];
-    for (name, keys, pointer) in lists {
-        let props = properties(&s, pointer);
-        for k in keys {
-            assert!(props.contains(k), "{name} has `{k}`, but the schema's {pointer} does not");
+fn schema_properties_are_the_loader_key_tables() {
+    for (which, root) in [("mapping", &MAPPING), ("pipeline", mapwright_pipeline::KEYS)] {
+        let s = schema(which);
+        let all = blocks(root);
+        assert!(all.len() > 5, "{which}: only {} blocks", all.len());
+        for (block, pointer) in all {
+            let props = properties(&s, &pointer);
+            let keys: Vec<&str> = block.names().collect();
+            for k in &keys {
+                assert!(
+                    props.contains(k),
+                    "{which}: block {} has `{k}`, but the schema's {pointer} does not",
+                    block.name
+                );
+            }
+            for p in &props {
+                assert!(
+                    keys.contains(p) || *p == "kind",
+                    "{which}: the schema's {pointer} has `{p}`, which the loader (block {}) rejects",
+                    block.name
+                );
+            }
+            let closed = pointer.trim_end_matches("/properties").to_string() + "/additionalProperties";
+            assert_eq!(s.pointer(&closed), Some(&Json::Bool(false)), "{which}: {closed} must be false");
         }
-        for p in &props {
-            assert!(keys.contains(p), "the schema's {pointer} has `{p}`, which the loader ({name}) rejects");
-        }
-        let closed = pointer.trim_end_matches("/properties").to_string() + "/additionalProperties";
-        assert_eq!(s.pointer(&closed), Some(&Json::Bool(false)), "{closed} must be false");
     }
 }
 

@@ -119,17 +119,10 @@ fn limits(entries: &[(Key, Node)], file: &SourceFile, diags: &mut Vec<Diagnostic
             "max_array_size" => l.max_array_size = size,
             "max_map_size" => l.max_map_size = size,
             other => {
-                const KEYS: &[&str] = &[
-                    "max_operations",
-                    "max_call_levels",
-                    "max_expr_depth",
-                    "max_string_size",
-                    "max_array_size",
-                    "max_map_size",
-                ];
-                let hint = match mapwright_dsl::nearest(other, KEYS.iter().copied()) {
+                let keys = crate::spec::mapping::LIMITS.names();
+                let hint = match mapwright_dsl::nearest(other, crate::spec::mapping::LIMITS.names()) {
                     Some(n) => format!("did you mean `{n}`?"),
-                    None => format!("limits: {}", KEYS.join(", ")),
+                    None => format!("limits: {}", keys.collect::<Vec<_>>().join(", ")),
                 };
                 diags.push(
                     Diagnostic::spec(file, SpecCode::UnknownKey, k.loc, format!("unknown limit `{other}`"))

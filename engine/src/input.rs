@@ -42,15 +42,23 @@ impl Format {
 
     /// Parses a format name (`json`, `jsonl`/`ndjson`, `csv`, `yaml`/`yml`).
     pub fn parse(name: &str) -> Option<Format> {
-        Some(match name {
-            "json" => Format::Json,
-            "jsonl" | "ndjson" => Format::Jsonl,
-            "csv" => Format::Csv,
-            "yaml" | "yml" => Format::Yaml,
-            _ => return None,
-        })
+        crate::spec::keys::word(&FORMATS, name)
     }
 }
+
+/// Format names (the words of `format:` and of extensions) and the formats
+/// they stand for.
+pub const FORMATS: [(&str, Format); 6] = [
+    ("json", Format::Json),
+    ("jsonl", Format::Jsonl),
+    ("ndjson", Format::Jsonl),
+    ("csv", Format::Csv),
+    ("yaml", Format::Yaml),
+    ("yml", Format::Yaml),
+];
+
+/// The words of [`FORMATS`].
+pub const FORMAT_NAMES: [&str; 6] = crate::spec::keys::names(&FORMATS);
 
 /// A record that could not be read.
 #[derive(Clone, Debug)]

@@ -30,6 +30,10 @@ pub(crate) enum OnConflict {
     Error,
 }
 
+/// The words of `on_conflict:` and what they mean.
+pub(crate) const ON_CONFLICT: [(&str, OnConflict); 3] =
+    [("report", OnConflict::Report), ("error", OnConflict::Error), ("ignore", OnConflict::Ignore)];
+
 /// A compiled `from:` rule.
 #[derive(Clone, Debug)]
 pub(crate) struct TruthRule {

@@ -18,6 +18,10 @@ pub enum Severity {
     Warn,
 }
 
+/// The words of `severity:` and what they mean.
+pub const SEVERITIES: [(&str, Severity); 3] =
+    [("error", Severity::Error), ("warn", Severity::Warn), ("warning", Severity::Warn)];
+
 /// The value kinds `type:` accepts.
 pub const TYPE_NAMES: &[&str] = &["string", "number", "integer", "boolean", "timestamp", "array", "object"];
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// A mapped record ready to send.
 #[derive(Clone, Debug)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// The record's key (`key:` of the mapping; null without one).
     pub key: Value,
     /// The key as text, as stored in the state store (`""` without a key).
@@ -28,7 +28,7 @@ pub struct Delivery {
 impl Delivery {
     /// A delivery of `record` with `key`, mapped by a mapping whose content
     /// hash is `mapping_hash`.
-    pub fn new(key: Value, record: Value, mapping_hash: &str) -> Delivery {
+    pub(crate) fn new(key: Value, record: Value, mapping_hash: &str) -> Delivery {
         let json = record.to_json();
         let key_text = match &key {
             Value::Null => String::new(),
@@ -45,7 +45,7 @@ impl Delivery {
     }
 
     /// The idempotency key: `<key>:<hash>` (just the hash without a key).
-    pub fn idempotency_key(&self) -> String {
+    pub(crate) fn idempotency_key(&self) -> String {
         if self.key_text.is_empty() {
             self.hash.clone()
         } else {
@@ -56,7 +56,7 @@ impl Delivery {
 
 /// What a sink did with one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     /// It was delivered.
     Delivered,
     /// The sink refused it for good (an HTTP 4xx other than 429, a
@@ -68,6 +68,17 @@ pub enum Sent {
     /// The pipeline is stopping: not delivered, not dead-lettered; it is
     /// read again after a restart.
     Stopped,
+}
+
+impl From<crate::retry::Outcome<()>> for Sent {
+    fn from(outcome: crate::retry::Outcome<()>) -> Sent {
+        match outcome {
+            crate::retry::Outcome::Done(()) => Sent::Delivered,
+            crate::retry::Outcome::Refused(reason) => Sent::Rejected(reason),
+            crate::retry::Outcome::GaveUp(reason) => Sent::GaveUp(reason),
+            crate::retry::Outcome::Stopped => Sent::Stopped,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Starting a pipeline: everything that can fail is tried before the first
-//! record is read — the mapping compiles, the state store opens, ports
-//! bind, files open, databases answer — and each failure points at its
-//! line in the pipeline file. Then the tasks start: the source, the
-//! processor, the metrics server, the reload watcher and the signal
-//! handler.
+//! record is read — the mapping compiles, ports bind, files open,
+//! databases and brokers answer, the state store opens — and each failure
+//! points at its line in the pipeline file. Then the tasks start: the
+//! source, the mapper, the processor, the metrics server and the reload
+//! watcher.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -11,25 +11,27 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use mapwright_engine::spec::yaml::Loc;
+use mapwright_engine::{Error, Mapping, SourceFile, SpecCode};
 use tokio::sync::mpsc;
 
-use crate::decode::endpoint_error;
-use crate::http::{self, HttpSink};
-use crate::lines::LineSink;
+use crate::decode::located;
 use crate::metrics::{self, Metrics};
-use crate::nats::{NatsSink, NatsSource};
-use crate::postgres::{PgSink, PgSource};
-use crate::runtime::{self, Halt, Processor, Sink};
-use crate::sources::{self, Batch, DirSource};
-use crate::spec::{PipelineSpec, SinkSpec, SourceSpec};
+use crate::runtime::{self, Halt, Processor};
+use crate::sinks::{LineSink, Sink};
+use crate::sources::{self, Batch, SourceSpec};
+use crate::spec::PipelineSpec;
 use crate::state::State;
-use crate::{reload, Stop, StopHandle};
-use mapwright_engine::spec::yaml::Loc;
-use mapwright_engine::{Diagnostic, Diagnostics, SpecCode};
-use mapwright_engine::{Error, Mapping};
+use crate::{reload, Stop};
 
-/// How to run.
+/// How to run a pipeline.
+///
+/// ```
+/// let options = mapwright_pipeline::Options::default().watch(true);
+/// assert!(options.watch && !options.progress);
+/// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
     /// Hot reload even when the file does not say `watch: true`.
     pub watch: bool,
@@ -37,8 +39,36 @@ pub struct Options {
     pub progress: bool,
 }
 
+impl Options {
+    /// With hot reload on (or off).
+    ///
+    /// ```
+    /// assert!(mapwright_pipeline::Options::default().watch(true).watch);
+    /// ```
+    pub fn watch(mut self, on: bool) -> Options {
+        self.watch = on;
+        self
+    }
+
+    /// With a progress bar on standard error (or without).
+    ///
+    /// ```
+    /// assert!(mapwright_pipeline::Options::default().progress(true).progress);
+    /// ```
+    pub fn progress(mut self, on: bool) -> Options {
+        self.progress = on;
+        self
+    }
+}
+
 /// What a run did.
+///
+/// ```
+/// let summary = mapwright_pipeline::Summary::default();
+/// assert!(summary.line().starts_with("0 read, 0 delivered, 0 filtered, 0 failed, 0 duplicates skipped in "));
+/// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Records read.
     pub records_in: u64,
@@ -78,7 +108,17 @@ impl Summary {
         }
     }
 
-    /// The one-line summary: `N read, N delivered, N filtered, N failed, N duplicates skipped … in Xs`.
+    /// The one-line summary: `N read, N delivered, N filtered, N failed, N
+    /// duplicates skipped … in Xs`, with conflicts, warnings and reloads
+    /// when there were any.
+    ///
+    /// ```
+    /// let mut summary = mapwright_pipeline::Summary::default();
+    /// summary.records_in = 3;
+    /// summary.delivered = 2;
+    /// summary.failed = 1;
+    /// assert_eq!(summary.line(), "3 read, 2 delivered, 0 filtered, 1 failed, 0 duplicates skipped in 0.00s");
+    /// ```
     pub fn line(&self) -> String {
         let mut s = format!(
             "{} read, {} delivered, {} filtered, {} failed, {} duplicates skipped",
@@ -98,7 +138,56 @@ impl Summary {
     }
 }
 
+/// A pipeline file checked without touching the world: the file decodes
+/// and its mapping compiles.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("mapwright-doc-check-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("m.yaml"), "mapping: m\nfields:\n  id: $.id\n").unwrap();
+/// std::fs::write(dir.join("p.yaml"), "pipeline: p\nmapping: m.yaml\nsource: { kind: stdin }\nsink: { kind: stdout }\n").unwrap();
+/// let checked = mapwright_pipeline::Pipeline::check(&dir.join("p.yaml"))?;
+/// assert_eq!((checked.name.as_str(), checked.mapping.name()), ("p", "m"));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Checked {
+    /// The pipeline's name.
+    pub name: String,
+    /// Its mapping, compiled.
+    pub mapping: Mapping,
+}
+
 /// A pipeline ready to run: every endpoint checked, nothing read yet.
+///
+/// [`Pipeline::load`] reads the pipeline file, compiles its mapping and
+/// makes every start-up check; [`Pipeline::run`] runs it until its source
+/// ends (a file, standard input) or the [`Stop`] fires, and sums up.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// use mapwright_pipeline::{Options, Pipeline, Stop};
+///
+/// let dir = std::env::temp_dir().join(format!("mapwright-doc-pipeline-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("m.yaml"), "mapping: m\nkey: $.id\nfields:\n  id: $.id\n  total: $.price * $.qty\n").unwrap();
+/// std::fs::write(dir.join("in.jsonl"), "{\"id\": 1, \"price\": 19.99, \"qty\": 3}\n").unwrap();
+/// std::fs::write(
+///     dir.join("p.yaml"),
+///     "pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: in.jsonl }\nsink: { kind: file, path: out.jsonl }\n",
+/// )
+/// .unwrap();
+/// let pipeline = Pipeline::load(&dir.join("p.yaml"), &Options::default()).await?;
+/// let (_handle, stop) = Stop::new();
+/// let summary = pipeline.run(stop).await?;
+/// assert_eq!(summary.delivered, 1);
+/// assert_eq!(std::fs::read_to_string(dir.join("out.jsonl")).unwrap(), "{\"id\":1,\"total\":59.97}\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), mapwright_engine::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct Pipeline {
     spec: Arc<PipelineSpec>,
     mapping: Arc<ArcSwap<Mapping>>,
@@ -107,82 +196,53 @@ pub struct Pipeline {
     sink: Sink,
     dead_letter: LineSink,
     drift: Option<LineSink>,
-    http_listener: Option<tokio::net::TcpListener>,
+    source: sources::Opened,
     metrics_listener: Option<tokio::net::TcpListener>,
-    pg_source: Option<PgSource>,
-    nats_source: Option<NatsSource>,
     watch: bool,
+    progress: bool,
 }
 
 impl Pipeline {
-    /// Loads a pipeline file and checks everything it names. Needs a tokio
-    /// runtime (ports are bound here).
-    pub async fn start(path: &Path, options: &Options) -> Result<Pipeline, Error> {
+    /// Decodes a pipeline file and compiles its mapping, touching nothing
+    /// else: what `mapwright check` does with a pipeline file.
+    pub fn check(path: &Path) -> Result<Checked, Error> {
+        let spec = crate::decode::load(path)?;
+        let mapping = mapping_of(&spec)?;
+        Ok(Checked { name: spec.name, mapping })
+    }
+
+    /// Loads a pipeline file and checks everything it names: the mapping
+    /// compiles (and reads one source), the source's port binds or its
+    /// server answers, the sink can be reached, the state store and the
+    /// output files open. Needs a tokio runtime (ports are bound here).
+    /// Outputs and the state store are created last, so a pipeline that
+    /// cannot start leaves nothing behind.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let err = mapwright_pipeline::Pipeline::load(std::path::Path::new("no/such/pipeline.yaml"), &Default::default())
+    ///     .await
+    ///     .err()
+    ///     .unwrap();
+    /// assert!(err.to_string().contains("no/such/pipeline.yaml"));
+    /// # });
+    /// ```
+    pub async fn load(path: &Path, options: &Options) -> Result<Pipeline, Error> {
         let spec = Arc::new(crate::decode::load(path)?);
-        let mapping = match Mapping::load(&spec.mapping.value) {
-            Ok(m) => m,
-            Err(Error::Io { message, .. }) => {
-                return Err(located(
-                    &spec,
-                    SpecCode::MissingFile,
-                    spec.mapping.loc,
-                    format!("cannot read the mapping {}: {message}", spec.mapping.value.display()),
-                    "the path is relative to the pipeline file; check it",
-                ))
-            }
-            Err(e) => return Err(e),
-        };
-        if !mapping.sources().is_empty() {
-            return Err(located(
-                &spec,
-                SpecCode::BadEndpoint,
-                spec.mapping.loc,
-                format!("mapping `{}` joins several sources; a pipeline reads one", mapping.name()),
-                "run multi-source mappings with `mapwright map --source NAME=FILE …`",
-            ));
-        }
+        let mapping = mapping_of(&spec)?;
         let metrics = Arc::new(Metrics::new(&spec.name));
         metrics.set_mapping(mapping.name(), mapping.content_hash());
-        let http_listener = match &spec.source {
-            SourceSpec::Http(h) => Some(bind(&spec, &h.listen.value, h.listen.loc).await?),
-            _ => None,
-        };
+        let source = sources::open(&spec.source, &spec.file, &spec.name).await?;
         let metrics_listener = match &spec.metrics {
-            Some(m) => Some(bind(&spec, &m.value, m.loc).await?),
+            Some(m) => Some(listen(&spec.file, &m.value, m.loc).await?),
             None => None,
         };
-        let pg_source = match &spec.source {
-            SourceSpec::Postgres(p) => Some(PgSource::connect(p, &spec.file).await.map_err(one)?),
-            _ => None,
-        };
-        let nats_source = match &spec.source {
-            SourceSpec::Nats(n) => Some(NatsSource::connect(n, &spec.file, &spec.name).await.map_err(one)?),
-            _ => None,
-        };
-        if let SourceSpec::File { path, .. } = &spec.source {
-            if let Err(message) = sources::expand(&path.value) {
-                return Err(located(
-                    &spec,
-                    SpecCode::MissingFile,
-                    path.loc,
-                    message,
-                    "check the path; it is relative to the pipeline file",
-                ));
-            }
-        }
         // Files last: a pipeline that cannot start leaves no empty outputs.
         let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
         metrics.inbox.set(state.inbox_len().unwrap_or(0) as i64);
-        let sink = match &spec.sink {
-            SinkSpec::Http(h) => Sink::Http(Box::new(HttpSink::new(h, metrics.clone()).map_err(|e| {
-                located(&spec, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
-            })?)),
-            SinkSpec::Postgres(p) => Sink::Postgres(Box::new(PgSink::connect(p, &spec.file).await.map_err(one)?)),
-            SinkSpec::Nats(n) => Sink::Nats(Box::new(NatsSink::connect(n, &spec.file).await.map_err(one)?)),
-            other => Sink::Lines(open_lines(&spec, other, "sink")?),
-        };
-        let dead_letter = open_lines(&spec, &spec.dead_letter, "dead_letter")?;
-        let drift = spec.drift.as_ref().map(|d| open_lines(&spec, d, "drift")).transpose()?;
+        let sink = Sink::open(&spec.sink, &spec.file, &spec.name, metrics.clone()).await?;
+        let dead_letter = LineSink::open(&spec.dead_letter, &spec.file, "dead_letter", &spec.name)?;
+        let drift = spec.drift.as_ref().map(|d| LineSink::open(d, &spec.file, "drift", &spec.name)).transpose()?;
         let watch = options.watch || spec.watch;
         Ok(Pipeline {
             mapping: Arc::new(ArcSwap::from_pointee(mapping)),
@@ -192,31 +252,39 @@ impl Pipeline {
             sink,
             dead_letter,
             drift,
-            http_listener,
+            source,
             metrics_listener,
-            pg_source,
-            nats_source,
             watch,
+            progress: options.progress,
         })
     }
 
-    /// The counters, live.
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.metrics.clone()
+    /// The pipeline's name (`pipeline:`).
+    ///
+    /// The example of [`Pipeline`] shows a pipeline loaded and run.
+    pub fn name(&self) -> &str {
+        &self.spec.name
     }
 
-    /// The address of the HTTP source, once bound.
+    /// The address the webhook endpoint listens on (`kind: http` sources):
+    /// with `listen: 127.0.0.1:0`, the port the system chose.
     pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
-        self.http_listener.as_ref().and_then(metrics::local)
+        match &self.source {
+            sources::Opened::Http(l) => l.local_addr().ok(),
+            _ => None,
+        }
     }
 
-    /// The address of the metrics server, once bound.
+    /// The address the metrics server listens on.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.metrics_listener.as_ref().and_then(metrics::local)
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Runs until the source is exhausted (file, stdin) or `stop` fires.
-    pub async fn run(self, options: &Options, stop: Stop, handle: Arc<StopHandle>) -> Result<Summary, Error> {
+    /// Runs until the source is exhausted (file, stdin) or `stop` fires,
+    /// then sums up. The batch in flight at a stop is finished or left to
+    /// the next start; an error means the sink, the dead letter or the
+    /// state store failed, and the run stopped.
+    pub async fn run(self, stop: Stop) -> Result<Summary, Error> {
         let started = Instant::now();
         let Pipeline {
             spec,
@@ -226,12 +294,22 @@ impl Pipeline {
             sink,
             dead_letter,
             drift,
-            http_listener,
+            source,
             metrics_listener,
-            pg_source,
-            nats_source,
             watch,
+            progress,
         } = self;
+        // The run's own stop: the caller's, or the end of the input.
+        let (handle, inner) = Stop::new();
+        let handle = Arc::new(handle);
+        let forward = {
+            let (handle, stop) = (handle.clone(), stop);
+            tokio::spawn(async move {
+                stop.wait().await;
+                handle.stop();
+            })
+        };
+        let stop = inner;
         let current = mapping.load_full();
         tracing::info!(pipeline = %spec.name, mapping = current.name(), hash = current.content_hash(), "starting");
         let _reloader = if watch {
@@ -247,86 +325,26 @@ impl Pipeline {
             servers.push(tokio::spawn(metrics::serve(l, metrics.clone(), stop.clone())));
         }
         let (tx, mut rx) = mpsc::channel::<Batch>(2);
-        let taken = Arc::new(Mutex::new(HashSet::new()));
+        let taken: sources::dir::Taken = Arc::new(Mutex::new(HashSet::new()));
         // Sources build only the parts of a record the mapping reads; after a
         // reload that reads more, the processor parses records whole.
         let read_with = current.projection().cloned();
-        let projection = read_with.clone().map(Arc::new);
-        let mut dir_targets = None;
-        let mut progress = false;
-        let source_task = match &spec.source {
-            SourceSpec::File { path, format } => {
-                progress = true;
-                let (pattern, format, stop) = (path.value.clone(), *format, stop.clone());
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = sources::read_files(&pattern, format, projection, &tx, &stop) {
-                        tracing::error!("{e}");
-                    }
-                })
-            }
-            SourceSpec::Stdin { format } => {
-                let (format, stop) = (*format, stop.clone());
-                tokio::task::spawn_blocking(move || sources::read_stdin(format, projection, &tx, &stop))
-            }
-            SourceSpec::Dir { path, format, done, failed, poll, settle } => {
-                progress = true;
-                dir_targets = Some((done.clone(), failed.clone()));
-                let source = DirSource {
-                    dir: path.value.clone(),
-                    format: *format,
-                    poll: *poll,
-                    settle: *settle,
-                    projection,
-                    taken: taken.clone(),
-                };
-                let stop = stop.clone();
-                tokio::task::spawn_blocking(move || source.run(&tx, &stop))
-            }
-            SourceSpec::Http(h) => {
-                let wake = Arc::new(tokio::sync::Notify::new());
-                if let Some(l) = http_listener {
-                    let server = http::serve_source(
-                        l,
-                        Arc::new(h.clone()),
-                        state.clone(),
-                        metrics.clone(),
-                        wake.clone(),
-                        stop.clone(),
-                    );
-                    servers.push(tokio::spawn(server));
-                }
-                tokio::spawn(sources::feed_inbox(state.clone(), wake, tx, stop.clone()))
-            }
-            SourceSpec::Postgres(p) => {
-                let Some(pg) = pg_source else {
-                    return Err(Error::Usage("the postgres source was not connected".into()));
-                };
-                let name = format!("{}:postgres", spec.name);
-                let after = state.cursor(&name).map_err(|e| Error::Usage(e.to_string()))?;
-                tokio::spawn(sources::poll_postgres(pg, name, after, p.poll, tx, stop.clone()))
-            }
-            SourceSpec::Nats(_) => {
-                let Some(source) = nats_source else {
-                    return Err(Error::Usage("the nats source was not connected".into()));
-                };
-                let wake = Arc::new(tokio::sync::Notify::new());
-                let (st, m, w, sp) = (state.clone(), metrics.clone(), wake.clone(), stop.clone());
-                servers.push(tokio::spawn(async move {
-                    crate::nats::serve_source(source, st, m, w, sp).await;
-                    Ok(())
-                }));
-                tokio::spawn(sources::feed_inbox(state.clone(), wake, tx, stop.clone()))
-            }
+        let cx = sources::Context {
+            pipeline: spec.name.clone(),
+            state: state.clone(),
+            metrics: metrics.clone(),
+            stop: stop.clone(),
+            projection: read_with.clone().map(Arc::new),
+            taken: taken.clone(),
         };
-        let bar = (options.progress && progress).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {human_pos} records, {per_sec} [{elapsed}]")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
+        let running = sources::start(&spec.source, source, cx, tx).map_err(Error::Usage)?;
+        servers.extend(running.server);
+        let (dir_targets, batch_run) = match &spec.source {
+            SourceSpec::Dir(d) => (Some((d.done.clone(), d.failed.clone())), true),
+            SourceSpec::File(_) => (None, true),
+            _ => (None, false),
+        };
+        let bar = (progress && batch_run).then(progress_bar);
         // Mapping runs one batch ahead of delivery, on its own thread: the
         // processor delivers and commits batch n while batch n + 1 is mapped.
         let (mapped_tx, mut mapped_rx) = mpsc::channel::<runtime::Mapped>(1);
@@ -374,10 +392,11 @@ impl Pipeline {
             b.finish_and_clear();
         }
         handle.stop();
+        forward.abort();
         // Mapped batches not delivered are read again after a restart.
         drop(mapped_rx);
         let _ = mapper.await;
-        let _ = source_task.await;
+        let _ = running.reader.await;
         for s in servers {
             let _ = s.await;
         }
@@ -385,41 +404,53 @@ impl Pipeline {
     }
 }
 
-/// Binds a listening socket, or says which line asked for it and why it failed.
-async fn bind(spec: &PipelineSpec, addr: &str, loc: Loc) -> Result<tokio::net::TcpListener, Error> {
+/// The compiled mapping of a pipeline: one source; a file that cannot be
+/// read is located at `mapping:`.
+fn mapping_of(spec: &PipelineSpec) -> Result<Mapping, Error> {
+    let mapping = match Mapping::load(&spec.mapping.value) {
+        Ok(m) => m,
+        Err(Error::Io { message, .. }) => {
+            return Err(located(
+                &spec.file,
+                SpecCode::MissingFile,
+                spec.mapping.loc,
+                format!("cannot read the mapping {}: {message}", spec.mapping.value.display()),
+                "the path is relative to the pipeline file; check it",
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    if !mapping.sources().is_empty() {
+        return Err(located(
+            &spec.file,
+            SpecCode::BadEndpoint,
+            spec.mapping.loc,
+            format!("mapping `{}` joins several sources; a pipeline reads one", mapping.name()),
+            "run multi-source mappings with `mapwright map --source NAME=FILE …`",
+        ));
+    }
+    Ok(mapping)
+}
+
+/// Binds a listening socket, or says which line of `file` asked for it and
+/// why it failed.
+pub(crate) async fn listen(file: &SourceFile, addr: &str, loc: Loc) -> Result<tokio::net::TcpListener, Error> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
             "another program listens there: stop it, or choose another port".to_string()
         } else {
             "write `host:port`, such as 127.0.0.1:8088".to_string()
         };
-        endpoint_error(spec, loc, format!("cannot listen on {addr}: {e}"), hint)
+        located(file, SpecCode::BadEndpoint, loc, format!("cannot listen on {addr}: {e}"), hint)
     })
 }
 
-fn located(spec: &PipelineSpec, code: SpecCode, loc: Loc, message: impl Into<String>, hint: &str) -> Error {
-    Error::Spec(Diagnostics(vec![Diagnostic::spec(&spec.file, code, loc, message).with_hint(hint)]))
-}
-
-fn open_lines(spec: &PipelineSpec, sink: &SinkSpec, what: &str) -> Result<LineSink, Error> {
-    let prefix = &spec.name;
-    let opened = match sink {
-        SinkSpec::File { path, format } => {
-            LineSink::file(&path.value, *format).map_err(|e| (path.loc, path.value.display().to_string(), e))
-        }
-        SinkSpec::Dir { path, format } => {
-            LineSink::dir(&path.value, *format, prefix).map_err(|e| (path.loc, path.value.display().to_string(), e))
-        }
-        SinkSpec::Stdout => Ok(LineSink::Stdout),
-        _ => {
-            return Err(Error::Usage(format!("`{what}:` must be a file, a folder or stdout")));
-        }
-    };
-    opened.map_err(|(loc, p, e)| {
-        located(spec, SpecCode::BadEndpoint, loc, format!("cannot open {p}: {e}"), "check the path and its permissions")
-    })
-}
-
-fn one(d: Diagnostic) -> Error {
-    Error::Spec(Diagnostics(vec![d]))
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {human_pos} records, {per_sec} [{elapsed}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }

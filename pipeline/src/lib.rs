@@ -1,96 +1,81 @@
-//! The pipeline runtime (SPEC §5): a mapping between a source and a sink,
-//! on tokio, with a durable state store, idempotent delivery, retries, hot
-//! reload and metrics.
+//! mapwright's pipeline runtime: a mapping between a source and a sink, on
+//! tokio, with a durable state store, idempotent delivery, retries, hot
+//! reload and metrics — what `mapwright run` runs.
+//!
+//! The public surface is [`Pipeline`] (load a pipeline file with every
+//! start-up check, then run it until its input ends or a [`Stop`] fires),
+//! its [`Options`] and [`Summary`], and [`KEYS`], the table of the
+//! pipeline file's keys. Everything else is the crate's own.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! use mapwright_pipeline::{Options, Pipeline, Stop};
+//!
+//! let dir = std::env::temp_dir().join(format!("mapwright-doc-lib-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("m.yaml"), "mapping: m\nfields:\n  sku: $.sku | upper\n").unwrap();
+//! std::fs::write(dir.join("in.jsonl"), "{\"sku\": \"ab-1\"}\n").unwrap();
+//! let file = "pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: in.jsonl }\nsink: { kind: file, path: out.jsonl }\n";
+//! std::fs::write(dir.join("p.yaml"), file).unwrap();
+//!
+//! let pipeline = Pipeline::load(&dir.join("p.yaml"), &Options::default()).await?;
+//! let (_handle, stop) = Stop::new();
+//! let summary = pipeline.run(stop).await?;
+//! assert_eq!((summary.records_in, summary.delivered), (1, 1));
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), mapwright_engine::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Where things are
+//!
+//! - `spec.rs` and `decode.rs`: the pipeline file — its top-level keys and
+//!   the decoder every endpoint kind decodes with.
+//! - `sources/` and `sinks/`: one file per `kind:`, with its keys, its
+//!   decoding, its start-up checks and its I/O (`sinks/encode.rs`: how
+//!   records become JSON Lines, JSON or CSV bytes); `sources/inbox.rs`
+//!   feeds what the push sources stored.
+//! - `clients/`: connecting to PostgreSQL and NATS, for both directions.
+//! - `launch.rs` (start-up, tasks), `runtime.rs` (map, deliver,
+//!   dead-letter, commit), `delivery.rs` (idempotency keys), `retry.rs`
+//!   (the one retry policy of every sink), `secrets.rs` (every credential
+//!   kept out of messages), `state.rs` (SQLite), `reload.rs`, `metrics.rs`,
+//!   `stop.rs`.
+//!
+//! It never depends on a terminal beyond the optional progress bar, and
+//! the mapping itself stays in `mapwright-engine`: this crate only moves
+//! records.
+#![deny(missing_docs)]
 
-pub mod decode;
-pub mod delivery;
-pub mod http;
-pub mod launch;
-pub mod lines;
-pub mod metrics;
-pub mod nats;
-pub mod postgres;
-pub mod reload;
-pub mod runtime;
-pub mod sources;
-pub mod spec;
-pub mod state;
+mod clients;
+mod decode;
+mod delivery;
+mod launch;
+mod metrics;
+mod reload;
+mod retry;
+mod runtime;
+mod secrets;
+mod sinks;
+mod sources;
+mod spec;
+mod state;
+mod stop;
+#[cfg(test)]
+mod tests;
 
-/// A stop signal shared by every task: sources stop taking records,
-/// servers shut down gracefully, the processor finishes its batch.
-#[derive(Clone)]
-pub struct Stop(tokio::sync::watch::Receiver<bool>);
+pub use launch::{Checked, Options, Pipeline, Summary};
+pub use mapwright_engine::Error;
+pub use stop::{Stop, StopHandle};
 
-/// Fires a [`Stop`].
-pub struct StopHandle(tokio::sync::watch::Sender<bool>);
-
-impl Stop {
-    /// A stop signal and the handle that fires it.
-    pub fn new() -> (StopHandle, Stop) {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        (StopHandle(tx), Stop(rx))
-    }
-
-    /// Whether it fired.
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Waits until it fires (at once if it did).
-    pub async fn wait(mut self) {
-        // An error means the handle is gone: nobody can stop us any more,
-        // which is the same as stopping now.
-        let _ = self.0.wait_for(|s| *s).await;
-    }
-
-    /// The next item of `rx`; `None` when the channel is closed or the stop
-    /// fires first.
-    pub async fn recv<T>(&self, rx: &mut tokio::sync::mpsc::Receiver<T>) -> Option<T> {
-        tokio::select! {
-            biased;
-            _ = self.clone().wait() => None,
-            item = rx.recv() => item,
-        }
-    }
-}
-
-/// How long the HTTP servers wait, after a stop, for requests in flight.
+/// The table of the pipeline file's keys (every block, every source and
+/// sink kind): what the decoder accepts, what `mapwright schema pipeline`
+/// and the README's reference describe.
 ///
-/// A graceful shutdown waits for every open request to finish, and a client
-/// that stalls halfway through its request (a body that never ends) would
-/// keep `mapwright run` from ever exiting on SIGTERM. Past this grace the
-/// server stops waiting and the run ends; the connections still open die
-/// with the runtime. A request cut off got no 2xx, so its sender sends it
-/// again, and a payload stored just before the cut is a repeat that the
-/// state store skips. Five seconds is also how long Shopify waits for a
-/// webhook's answer.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Serves `app` on `listener` until `stop` fires, then lets requests in
-/// flight finish for at most [`SHUTDOWN_GRACE`].
-pub(crate) async fn serve_until(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    stop: Stop,
-    what: &'static str,
-) -> std::io::Result<()> {
-    use std::future::IntoFuture as _;
-    let graceful = axum::serve(listener, app).with_graceful_shutdown(stop.clone().wait()).into_future();
-    tokio::select! {
-        served = graceful => served,
-        _ = async {
-            stop.wait().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {
-            tracing::warn!(server = what, grace = ?SHUTDOWN_GRACE, "requests still open after the stop were cut off");
-            Ok(())
-        }
-    }
-}
-
-impl StopHandle {
-    /// Fires the signal.
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
-}
+/// ```
+/// use mapwright_engine::spec::keys::json_schema;
+///
+/// let schema = json_schema(mapwright_pipeline::KEYS, "pipeline", "A pipeline file.").to_json();
+/// assert!(schema.contains("\"source_http\""));
+/// ```
+pub static KEYS: &mapwright_engine::spec::keys::Block = &spec::PIPELINE;

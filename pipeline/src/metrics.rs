@@ -6,8 +6,6 @@
 //! carry the `mapwright_` prefix; counters end in `_total`, latencies are
 //! seconds. Nothing here holds a secret: labels are fixed words.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -55,8 +53,6 @@ pub struct Metrics {
     pub mapping_latency: Histogram,
     /// What `/health` shows besides the status.
     health: Mutex<Health>,
-    /// Records mapped since start, for the end-of-run summary.
-    mapped: AtomicU64,
 }
 
 #[derive(Clone, Default)]
@@ -112,7 +108,6 @@ impl Metrics {
             sink_latency,
             mapping_latency,
             health: Mutex::new(Health { pipeline: pipeline.to_string(), ..Health::default() }),
-            mapped: AtomicU64::new(0),
         }
     }
 
@@ -124,16 +119,6 @@ impl Metrics {
     /// The number of reloads with this result so far.
     pub fn reloads(&self, ok: bool) -> u64 {
         self.reloads.get_or_create(&ReloadLabels { result: if ok { "ok" } else { "failed" } }).get()
-    }
-
-    /// Counts a mapped record (delivered or skipped as a duplicate).
-    pub fn mapped(&self) {
-        self.mapped.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Records that mapped since start.
-    pub fn mapped_count(&self) -> u64 {
-        self.mapped.load(Ordering::Relaxed)
     }
 
     /// Names the mapping in use (shown by `/health`).
@@ -188,12 +173,7 @@ pub async fn serve(
                 async move { ([(CONTENT_TYPE, "application/json")], m.health()) }
             }),
         );
-    crate::serve_until(listener, app, stop, "metrics").await
-}
-
-/// The address a listener is bound to, for logs.
-pub fn local(listener: &tokio::net::TcpListener) -> Option<SocketAddr> {
-    listener.local_addr().ok()
+    crate::stop::serve_until(listener, app, stop, "metrics").await
 }
 
 #[cfg(test)]

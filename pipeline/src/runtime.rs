@@ -14,149 +14,23 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mapwright_dsl::Value;
 
 use crate::delivery::{Delivery, Sent};
-use crate::http::HttpSink;
-use crate::lines::LineSink;
 use crate::metrics::Metrics;
-use crate::nats::NatsSink;
-use crate::postgres::PgSink;
-use crate::sources::{self, Batch, Commit};
+use crate::sinks::{LineSink, Sink};
+use crate::sources::dir::{self, Taken};
+use crate::sources::{Batch, Commit};
 use crate::state::State;
 use crate::Stop;
 use mapwright_engine::{output, FieldError, Mapping, Outcome};
 
-/// Where mapped records go.
-pub enum Sink {
-    /// A file, a folder or standard output.
-    Lines(LineSink),
-    /// An HTTP endpoint, one request per record.
-    Http(Box<HttpSink>),
-    /// A PostgreSQL table, one transaction per batch.
-    Postgres(Box<PgSink>),
-    /// A NATS subject, one message per record.
-    Nats(Box<NatsSink>),
-}
-
-/// Tries of a PostgreSQL batch before it is split record by record.
-const PG_ATTEMPTS: u32 = 5;
-
-impl Sink {
-    /// Delivers records; marks each delivered record in the state store.
-    /// Returns, for each record not delivered, its index and why.
-    async fn deliver(
-        &mut self,
-        items: &[Delivery],
-        state: &State,
-        metrics: &Metrics,
-        stop: &Stop,
-    ) -> Result<Vec<(usize, Sent)>, String> {
-        match self {
-            Sink::Lines(sink) => {
-                let started = Instant::now();
-                let records: Vec<(&Value, &str)> = items.iter().map(|d| (&d.record, d.json.as_str())).collect();
-                sink.write_json(&records).map_err(|e| format!("cannot write to the sink: {e}"))?;
-                metrics.sink_latency.observe(started.elapsed().as_secs_f64());
-                state
-                    .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
-                    .map_err(|e| e.to_string())?;
-                Ok(Vec::new())
-            }
-            Sink::Http(sink) => {
-                let mut undelivered = Vec::new();
-                for (j, d) in items.iter().enumerate() {
-                    match sink.send(d, stop).await {
-                        Sent::Delivered => {
-                            // Marked at once: after a crash only the
-                            // record in flight is sent again.
-                            state
-                                .mark_delivered([(d.key_text.as_str(), d.hash.as_str())])
-                                .map_err(|e| e.to_string())?;
-                        }
-                        Sent::Stopped => {
-                            undelivered.push((j, Sent::Stopped));
-                            return Ok(undelivered);
-                        }
-                        other => undelivered.push((j, other)),
-                    }
-                }
-                Ok(undelivered)
-            }
-            Sink::Nats(sink) => {
-                let mut undelivered = Vec::new();
-                for (j, d) in items.iter().enumerate() {
-                    match sink.send(d, stop, metrics).await {
-                        Sent::Delivered => {
-                            state.mark_delivered([(d.key_text.as_str(), d.hash.as_str())]).map_err(|e| e.to_string())?
-                        }
-                        Sent::Stopped => {
-                            undelivered.push((j, Sent::Stopped));
-                            return Ok(undelivered);
-                        }
-                        other => undelivered.push((j, other)),
-                    }
-                }
-                Ok(undelivered)
-            }
-            Sink::Postgres(sink) => {
-                if items.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let rows: Vec<(String, Value)> = items.iter().map(|d| (d.key_text.clone(), d.record.clone())).collect();
-                let mut wait = std::time::Duration::from_millis(200);
-                let mut last = String::new();
-                for attempt in 1..=PG_ATTEMPTS {
-                    let started = Instant::now();
-                    match sink.upsert(&rows).await {
-                        Ok(()) => {
-                            metrics.sink_latency.observe(started.elapsed().as_secs_f64());
-                            state
-                                .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
-                                .map_err(|e| e.to_string())?;
-                            return Ok(Vec::new());
-                        }
-                        Err(e) => last = e,
-                    }
-                    if attempt < PG_ATTEMPTS {
-                        metrics.retries.inc();
-                        tracing::warn!(attempt, "postgres sink: {last}; retrying in {wait:?}");
-                        tokio::select! {
-                            _ = stop.clone().wait() => return Ok(vec![(0, Sent::Stopped)]),
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                        wait = (wait * 2).min(std::time::Duration::from_secs(10));
-                    }
-                }
-                // The batch keeps failing: find the records at fault one by
-                // one; the others are delivered.
-                let mut undelivered = Vec::new();
-                for (j, (d, row)) in items.iter().zip(rows).enumerate() {
-                    match sink.upsert(std::slice::from_ref(&row)).await {
-                        Ok(()) => {
-                            state.mark_delivered([(d.key_text.as_str(), d.hash.as_str())]).map_err(|e| e.to_string())?
-                        }
-                        Err(e) => undelivered.push((j, Sent::Rejected(e))),
-                    }
-                }
-                if undelivered.len() == items.len() {
-                    // Every record fails alone too: the database is the
-                    // problem, not the records. Stop rather than fill the
-                    // dead letter; the batch is read again after a restart.
-                    return Err(format!("the postgres sink fails every record: {last}"));
-                }
-                Ok(undelivered)
-            }
-        }
-    }
-}
-
 /// Why the processor stopped before the end.
 #[derive(Debug)]
-pub enum Halt {
+pub(crate) enum Halt {
     /// A stop signal arrived mid-batch; the batch will be read again.
     Stopped,
     /// The sink, the dead letter or the state store failed.
@@ -164,7 +38,7 @@ pub enum Halt {
 }
 
 /// The processor's state.
-pub struct Processor {
+pub(crate) struct Processor {
     /// The state store.
     pub state: State,
     /// Counters.
@@ -176,7 +50,7 @@ pub struct Processor {
     /// Where drift lines go.
     pub drift: Option<LineSink>,
     /// Drop-folder files handed out and not yet moved.
-    pub taken: Arc<Mutex<HashSet<PathBuf>>>,
+    pub taken: Taken,
     /// Drop folder: where finished files go (`done`, `failed`).
     pub dir_targets: Option<(PathBuf, PathBuf)>,
     /// Drop folder: files with a failed record so far.
@@ -187,7 +61,7 @@ pub struct Processor {
 
 /// A batch with every record mapped, waiting to be delivered and
 /// committed.
-pub struct Mapped {
+pub(crate) struct Mapped {
     batch: Batch,
     /// The mapping the batch was mapped with (for dead letters written
     /// after delivery).
@@ -209,7 +83,7 @@ enum Item {
 /// thread, one batch ahead of delivery, which needs the previous batch's
 /// marks to find duplicates. `read_with` is the projection the source read
 /// with: a mapping that reads other parts parses each record whole.
-pub fn map_batch(
+pub(crate) fn map_batch(
     mapping: Arc<Mapping>,
     read_with: Option<&mapwright_dsl::Projection>,
     metrics: &Metrics,
@@ -248,7 +122,6 @@ pub fn map_batch(
         }
         match r.outcome {
             Outcome::Mapped(out) => {
-                metrics.mapped();
                 items.push(Item::Deliver(Delivery::new(r.key, out, mapping.content_hash()), i));
             }
             Outcome::Filtered => {
@@ -267,7 +140,7 @@ pub fn map_batch(
 impl Processor {
     /// Delivers a mapped batch, writes its dead letters and drift, and
     /// commits it.
-    pub async fn finish(&mut self, mapped: Mapped, stop: &Stop) -> Result<(), Halt> {
+    pub(crate) async fn finish(&mut self, mapped: Mapped, stop: &Stop) -> Result<(), Halt> {
         let Mapped { batch, mapping, items, drift } = mapped;
         let metrics = self.metrics.clone();
         let mut deliveries: Vec<Delivery> = Vec::new();
@@ -358,7 +231,7 @@ impl Processor {
                 let any_failed = self.dir_failed.remove(&path);
                 if let Some((done, failed_dir)) = &self.dir_targets {
                     let to = if any_failed { failed_dir } else { done };
-                    match sources::move_into(&path, to) {
+                    match dir::move_into(&path, to) {
                         Ok(target) => tracing::info!(file = %path.display(), to = %target.display(), "processed"),
                         Err(e) => {
                             return Err(format!("cannot move {} to {}: {e}", path.display(), to.display()));

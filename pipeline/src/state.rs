@@ -94,11 +94,6 @@ impl State {
         })
     }
 
-    /// The store's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn err(&self, e: impl std::fmt::Display) -> StateError {
         StateError { path: self.path.to_path_buf(), message: e.to_string() }
     }
@@ -173,6 +168,7 @@ impl State {
     }
 
     /// How many records were delivered in all.
+    #[cfg(test)]
     pub fn delivered_len(&self) -> Result<u64, StateError> {
         let conn = self.main();
         conn.query_row("SELECT count(*) FROM delivered", [], |r| r.get::<_, i64>(0))

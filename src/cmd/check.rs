@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use mapwright_engine::spec::yaml;
 use mapwright_engine::Mapping;
-use mapwright_pipeline as pipeline;
+use mapwright_pipeline::Pipeline;
 
 /// Arguments of `check`.
 #[derive(clap::Args)]
@@ -23,9 +23,7 @@ pub fn run(args: Args) -> u8 {
     let mut failed = 0;
     for file in &args.files {
         let loaded = if is_pipeline(file) {
-            pipeline::decode::load(file).and_then(|p| {
-                Mapping::load(&p.mapping.value).map(|m| format!("pipeline {}, mapping {}", p.name, m.name()))
-            })
+            Pipeline::check(file).map(|p| format!("pipeline {}, mapping {}", p.name, p.mapping.name()))
         } else {
             Mapping::load(file).map(|m| format!("mapping {}", m.name()))
         };

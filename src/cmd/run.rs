@@ -9,10 +9,8 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use mapwright_pipeline::launch::{Options, Pipeline};
-use mapwright_pipeline::Stop;
+use mapwright_pipeline::{Options, Pipeline, Stop};
 
 /// Arguments of `run`.
 #[derive(clap::Args)]
@@ -40,8 +38,8 @@ pub fn run(args: Args) -> u8 {
 }
 
 async fn run_async(args: Args) -> u8 {
-    let options = Options { watch: args.watch, progress: std::io::stderr().is_terminal() };
-    let pipeline = match Pipeline::start(&args.pipeline, &options).await {
+    let options = Options::default().watch(args.watch).progress(std::io::stderr().is_terminal());
+    let pipeline = match Pipeline::load(&args.pipeline, &options).await {
         Ok(p) => p,
         Err(e) => {
             super::report(&e);
@@ -49,14 +47,12 @@ async fn run_async(args: Args) -> u8 {
         }
     };
     let (handle, stop) = Stop::new();
-    let handle = Arc::new(handle);
-    let signals = handle.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("stopping: finishing the batch in flight");
-        signals.stop();
+        handle.stop();
     });
-    match pipeline.run(&options, stop, handle).await {
+    match pipeline.run(stop).await {
         Ok(summary) => {
             eprintln!("{}", summary.line());
             super::OK

@@ -12,6 +12,16 @@ use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
 use crate::spec::mapping::LookupSpec;
 use crate::spec::yaml::{Node, Yaml};
 
+/// The formats of lookup files, by the word of `format:` (or the extension).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LookupFormat {
+    Csv,
+    Json,
+}
+
+/// `format:` words of a lookup file.
+pub(crate) const LOOKUP_FORMATS: [(&str, LookupFormat); 2] = [("csv", LookupFormat::Csv), ("json", LookupFormat::Json)];
+
 /// One loaded table.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Table {
@@ -87,11 +97,12 @@ pub(crate) fn load(spec: &LookupSpec, base: &Path, file: &SourceFile, diags: &mu
                 .map(|f| f.value.to_ascii_lowercase())
                 .or_else(|| full.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()))
                 .unwrap_or_default();
-            let loaded = match format.as_str() {
-                "csv" => load_csv(&text, spec),
-                "json" => load_json(&text, spec),
-                other => Err(format!(
-                    "unknown lookup file format `{other}`: use a .csv or .json file, or set `format: csv|json`"
+            let loaded = match crate::spec::keys::word(&LOOKUP_FORMATS, &format) {
+                Some(LookupFormat::Csv) => load_csv(&text, spec),
+                Some(LookupFormat::Json) => load_json(&text, spec),
+                None => Err(format!(
+                    "unknown lookup file format `{format}`: use a .csv or .json file, or set `format:` to {}",
+                    crate::spec::keys::or_list(&crate::spec::keys::names(&LOOKUP_FORMATS))
                 )),
             };
             match loaded {

@@ -18,16 +18,18 @@ use mapwright_dsl::{HostFn, LookupDecl, Program, Projection, Read, ReadRoot, Sco
 
 use crate::diagnostic::{Diagnostic, Diagnostics, ExprPlace, SourceFile, SpecCode};
 use crate::hooks::Hooks;
+use crate::spec::keys;
+use crate::spec::mapping::NULLS;
 use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, PreferSpec, TestSpec};
 use crate::spec::yaml::{Node, Yaml};
 use crate::spec::{Decoder, ExprSrc};
-use crate::truth::{OnConflict, TruthRule};
-use crate::validate::{Check, CheckKind, Severity, TYPE_NAMES};
+use crate::truth::{OnConflict, TruthRule, ON_CONFLICT};
+use crate::validate::{Check, CheckKind, Severity, SEVERITIES, TYPE_NAMES};
 
 pub use describe::{Dictionary, FieldInfo};
 pub use run::{FieldError, Lineage, Outcome, Record};
 
-pub(crate) use lookups::{yaml_value, Table};
+pub(crate) use lookups::{yaml_value, Table, LOOKUP_FORMATS};
 pub(crate) use run::Tables;
 
 /// A compiled mapping: load it once, apply it to any number of records.
@@ -251,7 +253,7 @@ impl Mapping {
 /// Parses, decodes and compiles; collects every diagnostic.
 fn compile_text(text: &str, name: &str, base: &Path) -> Result<Mapping, crate::Error> {
     let file = SourceFile::new(name, text);
-    let root = crate::spec::yaml::parse_file(&file).map_err(|d| crate::Error::Spec(Diagnostics(vec![d])))?;
+    let root = crate::spec::yaml::parse_file(&file)?;
     let mut decoder = Decoder::new(&file);
     let spec = crate::spec::mapping::decode(&mut decoder, &root);
     let mut c = Compiler {
@@ -353,20 +355,18 @@ impl Compiler<'_> {
         let filter = spec.filter.as_ref().and_then(|f| self.program(f, &record_scope));
         let omit_nulls = match &spec.nulls {
             None => false,
-            Some(n) if n.value == "keep" => false,
-            Some(n) if n.value == "omit" => true,
-            Some(n) => {
+            Some(n) => keys::word(&NULLS, &n.value).unwrap_or_else(|| {
                 self.diags.push(
                     Diagnostic::spec(
                         self.file,
                         SpecCode::BadValue,
                         n.loc,
-                        format!("`nulls:` must be `keep` or `omit`, got `{}`", n.value),
+                        format!("`nulls:` must be {}, got `{}`", keys::or_list(&keys::names(&NULLS)), n.value),
                     )
                     .with_hint("keep writes null fields; omit leaves them out"),
                 );
                 false
-            }
+            }),
         };
         let mut out = OutScope::default();
         collect_paths(&spec.fields, &[], &mut out.all);
@@ -663,17 +663,19 @@ impl Compiler<'_> {
         };
         let on_conflict = match &t.on_conflict {
             None => OnConflict::Ignore,
-            Some(c) => match c.value.as_str() {
-                "ignore" => OnConflict::Ignore,
-                "report" => OnConflict::Report,
-                "error" => OnConflict::Error,
-                other => {
+            Some(c) => match keys::word(&ON_CONFLICT, &c.value) {
+                Some(on_conflict) => on_conflict,
+                None => {
+                    let other = &c.value;
                     self.diags.push(
                         Diagnostic::spec(
                             self.file,
                             SpecCode::BadValue,
                             c.loc,
-                            format!("`on_conflict:` must be report, error or ignore, got `{other}`"),
+                            format!(
+                                "`on_conflict:` must be {}, got `{other}`",
+                                keys::or_list(&keys::names(&ON_CONFLICT))
+                            ),
                         )
                         .with_hint(
                             "report writes a drift line; error fails the record; ignore (the default) does nothing",
@@ -713,20 +715,25 @@ impl Compiler<'_> {
     fn severity(&mut self, s: Option<&crate::spec::Located<String>>) -> Severity {
         match s {
             None => Severity::Error,
-            Some(s) if s.value == "error" => Severity::Error,
-            Some(s) if s.value == "warn" || s.value == "warning" => Severity::Warn,
-            Some(s) => {
-                self.diags.push(
-                    Diagnostic::spec(
-                        self.file,
-                        SpecCode::BadValue,
-                        s.loc,
-                        format!("`severity:` must be `error` or `warn`, got `{}`", s.value),
-                    )
-                    .with_hint("error sends the record to the dead letter; warn lets it through and counts it"),
-                );
-                Severity::Error
-            }
+            Some(s) => match keys::word(&SEVERITIES, &s.value) {
+                Some(severity) => severity,
+                None => {
+                    self.diags.push(
+                        Diagnostic::spec(
+                            self.file,
+                            SpecCode::BadValue,
+                            s.loc,
+                            format!(
+                                "`severity:` must be {}, got `{}`",
+                                keys::or_list(&keys::names(&SEVERITIES)),
+                                s.value
+                            ),
+                        )
+                        .with_hint("error sends the record to the dead letter; warn lets it through and counts it"),
+                    );
+                    Severity::Error
+                }
+            },
         }
     }
 

@@ -1,65 +1,200 @@
 //! The raw mapping file (SPEC §4), decoded from located YAML.
 
-use super::yaml::{Key, Loc, Node, Yaml};
+use super::keys::{names, Block, Key, Type};
+use super::yaml::{self, Loc, Node, Yaml};
 use super::{get, key_of, Decoder, ExprSrc, Located};
 use crate::diagnostic::SpecCode;
+use crate::mapping::LOOKUP_FORMATS;
+use crate::truth::ON_CONFLICT;
+use crate::validate::{SEVERITIES, TYPE_NAMES};
 
-/// Top-level keys of a mapping file.
-pub const MAPPING_KEYS: &[&str] = &[
-    "mapping",
-    "version",
-    "description",
-    "key",
-    "filter",
-    "nulls",
-    "lookups",
-    "sources",
-    "prefer",
-    "hooks",
-    "fields",
-    "validate",
-    "contract",
-    "tests",
-];
+// ---------------------------------------------------------------------------
+// The key tables (see `super::keys`): what the decoder below accepts, what
+// `mapwright schema mapping` and the README reference describe.
 
-/// Keys of a field in long form.
-pub const FIELD_KEYS: &[&str] = &[
-    "expr",
-    "from",
-    "default",
-    "when",
-    "type",
-    "required",
-    "pattern",
-    "enum",
-    "min",
-    "max",
-    "min_length",
-    "max_length",
-    "checks",
-    "doc",
-    "omit_null",
-    "prefer",
-    "on_conflict",
-    "tolerance",
-    "updated_at",
-    "fields",
-    "each",
-    "where",
-];
+/// The top level of a mapping file.
+pub static MAPPING: Block = Block {
+    name: "mapping",
+    doc: "A mapwright mapping file: turns one input record (or one record per source, joined by key) into one output record.",
+    keys: &[
+        Key::new("mapping", Type::Text, "The mapping's name, unique in a project; written into dead letters.")
+            .required("add a first line such as `mapping: shopify-order-to-erp`"),
+        Key::new("version", Type::Either(&[Type::Text, Type::Number]), "The mapping's version, written into dead letters and lineage."),
+        Key::new("description", Type::Text, "What the mapping does, for people."),
+        Key::new("key", Type::Expr, "The record's identity (idempotency, duplicates, joins, lineage)."),
+        Key::new("filter", Type::Expr, "Records for which this is false are dropped on purpose (and counted)."),
+        Key::new("nulls", Type::Words(&NULLS_WORDS), "`keep` (default): null fields are written; `omit`: they are left out."),
+        Key::new("lookups", Type::Dict(&Type::Block(&LOOKUP)), "Lookup tables by name, used as `lookup(\"name\", key)`."),
+        Key::new(
+            "sources",
+            Type::Dict(&Type::Either(&[Type::Expr, Type::Block(&SOURCE)])),
+            "The named sources of a multi-source mapping, joined by key; `$name` reads a source's record. Each is its join key expression, or a block with `key:` and `updated_at:`.",
+        ),
+        Key::new("prefer", PREFER, "Default source precedence for every multi-source field."),
+        Key::new("hooks", Type::Block(&HOOKS), "Rhai hooks: a script with functions callable from expressions, and optional before/after hooks."),
+        Key::new("fields", Type::Dict(&FIELD_VALUE), "The output fields, in output order. A dotted name (`customer.email`) builds a nested object.")
+            .required("add `fields:` with one output field per line, such as `order_id: $.id`"),
+        Key::new("validate", Type::List(&Type::Block(&RULE)), "Rules about the whole output record, checked after the fields."),
+        Key::new("contract", Type::Text, "A JSON Schema file (relative to the mapping) every output must satisfy."),
+        Key::new("tests", Type::List(&Type::Block(&TEST)), "Fixture tests for `mapwright test`: an input (or one per source) and the expected output or error."),
+    ],
+};
 
-/// Keys of a `checks:` entry.
-pub const CHECK_KEYS: &[&str] = &["when", "rule", "pattern", "enum", "min", "max", "message", "severity"];
-/// Keys of a `validate:` rule.
-pub const RULE_KEYS: &[&str] = &["rule", "message", "severity"];
-/// Keys of a lookup table.
-pub const LOOKUP_KEYS: &[&str] = &["inline", "file", "key", "value", "strict", "format"];
-/// Keys of `hooks:`.
-pub const HOOK_KEYS: &[&str] = &["script", "inline", "before", "after", "limits"];
-/// Keys of a `tests:` entry.
-pub const TEST_KEYS: &[&str] = &["name", "input", "inputs", "expect", "expect_error"];
-/// Keys of a source.
-pub const SOURCE_KEYS: &[&str] = &["key", "updated_at"];
+/// `prefer:`: a list of sources, one source, or `latest`.
+const PREFER: Type = Type::Either(&[Type::Words(&["latest"]), Type::Text, Type::List(&Type::Text)]);
+
+/// What an output field is: an expression (short form) or a block (long form).
+pub static FIELD_VALUE: Type = Type::Either(&[Type::Expr, Type::Block(&FIELD)]);
+
+/// An output field in long form.
+pub static FIELD: Block = Block {
+    name: "field",
+    doc: "An output field in long form: `expr:`, `from:`, `fields:` or `each:`, with options.",
+    keys: &[
+        Key::new("expr", Type::Expr, "How the value is computed."),
+        Key::new("from", Type::Dict(&Type::Expr), "Multi-source: a candidate expression per source (`{erp: $erp.price, shop: $shop.price}`); the winner is chosen by `prefer:`."),
+        Key::new("default", Type::Any, "A literal used when the value is null."),
+        Key::new("when", Type::Expr, "The field is left out of the output when this is false."),
+        Key::new("type", Type::Words(TYPE_NAMES), "The value must have this type."),
+        Key::new("required", Type::Bool, "The value must not be null."),
+        Key::new("pattern", Type::Text, "A regular expression the text must match."),
+        Key::new("enum", Type::List(&Type::Any), "The allowed values."),
+        Key::new("min", Type::Bound, "The smallest allowed value."),
+        Key::new("max", Type::Bound, "The largest allowed value."),
+        Key::new("min_length", Type::Count { min: 0 }, "The fewest characters (or elements) allowed."),
+        Key::new("max_length", Type::Count { min: 0 }, "The most characters (or elements) allowed."),
+        Key::new("checks", Type::List(&Type::Block(&CHECK)), "Conditional checks, each with its own message and severity."),
+        Key::new("doc", Type::Text, "What the field means; shown by `mapwright doc`."),
+        Key::new("omit_null", Type::Bool, "Leave the field out when it is null (overrides `nulls:`)."),
+        Key::new("prefer", PREFER, "Source precedence for this field: the first source with a value wins; sources not listed come after, in `from:` order; `latest`: the newest by `updated_at:` wins."),
+        Key::new("on_conflict", Type::Words(&ON_CONFLICT_WORDS), "When sources disagree: `ignore` (default), `report` (a drift line), `error` (the record fails)."),
+        Key::new("tolerance", Type::NonNegative, "Numbers closer than this do not count as a conflict."),
+        Key::new("updated_at", Type::Dict(&Type::Expr), "For `prefer: latest`: a timestamp expression per source (default: the source's `updated_at:`)."),
+        Key::new("fields", Type::Dict(&FIELD_VALUE), "A nested object (or, with `each:`, the object built per element)."),
+        Key::new("each", Type::Expr, "An array: one output element per element of this list (`it` is the element, `index()` its position)."),
+        Key::new("where", Type::Expr, "With `each:`: keep only the elements for which this is true."),
+    ],
+};
+
+/// A `checks:` entry.
+pub static CHECK: Block = Block {
+    name: "check",
+    doc: "A conditional check on the field's value.",
+    keys: &[
+        Key::new("when", Type::Expr, "The check applies only when this is true."),
+        Key::new("rule", Type::Expr, "An expression that must be true (`it` is the field's value)."),
+        Key::new("pattern", Type::Text, "A regular expression the text must match."),
+        Key::new("enum", Type::List(&Type::Any), "The allowed values."),
+        Key::new("min", Type::Bound, "The smallest allowed value."),
+        Key::new("max", Type::Bound, "The largest allowed value."),
+        Key::new("message", Type::Text, "What is wrong, for the dead letter.")
+            .required("say what is wrong: `message: US ZIP must be 5 digits`"),
+        Key::new("severity", Type::Words(&SEVERITY_WORDS), SEVERITY_DOC),
+    ],
+};
+
+const SEVERITY_DOC: &str =
+    "`error` (default): the record fails and goes to the dead letter. `warn`: the record passes; the problem is counted and logged.";
+
+/// A `validate:` rule.
+pub static RULE: Block = Block {
+    name: "rule",
+    doc: "A rule about the whole output record.",
+    keys: &[
+        Key::new("rule", Type::Expr, "An expression over the output (`out`) that must be true.")
+            .required("`rule: out.total >= 0`"),
+        Key::new("message", Type::Text, "What is wrong, for the dead letter."),
+        Key::new("severity", Type::Words(&SEVERITY_WORDS), SEVERITY_DOC),
+    ],
+};
+
+/// A lookup table.
+pub static LOOKUP: Block = Block {
+    name: "lookup",
+    doc: "A lookup table: `inline:` entries or a `file:`.",
+    keys: &[
+        Key::new("inline", Type::Dict(&Type::Any), "The entries, key → value."),
+        Key::new("file", Type::Text, "A CSV or JSON file, relative to the mapping."),
+        Key::new("key", Type::Text, "The CSV column (or JSON field) holding the keys."),
+        Key::new("value", Type::Text, "The CSV column (or JSON field) holding the values."),
+        Key::new("strict", Type::Bool, "A key not in the table fails the record (instead of giving null)."),
+        Key::new("format", Type::Words(&LOOKUP_FORMAT_WORDS), "The file's format, when its extension does not tell."),
+    ],
+};
+
+/// `hooks:`.
+pub static HOOKS: Block = Block {
+    name: "hooks",
+    doc: "Rhai hook functions, run in a sandbox.",
+    keys: &[
+        Key::new("script", Type::Text, "A Rhai file, relative to the mapping."),
+        Key::new("inline", Type::Text, "Rhai source."),
+        Key::new("before", Type::Text, "A function `fn(record) -> record` run before the fields."),
+        Key::new("after", Type::Text, "A function `fn(output, input) -> output` run after the fields."),
+        Key::new("limits", Type::Block(&LIMITS), "Sandbox limits; exceeding one fails the record, never hangs."),
+    ],
+};
+
+/// `hooks: { limits: … }`.
+pub static LIMITS: Block = Block {
+    name: "limits",
+    doc: "The sandbox limits of a hook call; each a whole number above 0.",
+    keys: &[
+        Key::new(
+            "max_operations",
+            Type::Count { min: 1 },
+            "Operations per call, a loop iteration being a few (default 1000000).",
+        ),
+        Key::new("max_call_levels", Type::Count { min: 1 }, "Nested function calls (default 32)."),
+        Key::new("max_expr_depth", Type::Count { min: 1 }, "Expression nesting depth (default 64)."),
+        Key::new("max_string_size", Type::Count { min: 1 }, "Characters in a string (default 1048576)."),
+        Key::new("max_array_size", Type::Count { min: 1 }, "Elements in an array (default 10000)."),
+        Key::new("max_map_size", Type::Count { min: 1 }, "Entries in an object (default 2000)."),
+    ],
+};
+
+/// A `tests:` entry.
+pub static TEST: Block = Block {
+    name: "test",
+    doc: "A fixture test, run by `mapwright test`.",
+    keys: &[
+        Key::new("name", Type::Text, "What the test shows."),
+        Key::new(
+            "input",
+            Type::Text,
+            "The input fixture, relative to the mapping: a JSON object (one record) or array, JSON Lines, CSV or YAML.",
+        ),
+        Key::new("inputs", Type::Dict(&Type::Text), "Multi-source: one input fixture per source."),
+        Key::new(
+            "expect",
+            Type::Text,
+            "The expected output (JSON), relative to the mapping; `mapwright test --update` writes it.",
+        ),
+        Key::new("expect_error", Type::Text, "Text that must appear in the failure of some record."),
+    ],
+};
+
+/// A source of a multi-source mapping, in long form.
+pub static SOURCE: Block = Block {
+    name: "source",
+    doc: "A source of a multi-source mapping: its join key and freshness.",
+    keys: &[
+        Key::new("key", Type::Expr, "The join key, read from this source's record as `$`.")
+            .required("for example `erp: { key: $.item_code }`"),
+        Key::new(
+            "updated_at",
+            Type::Expr,
+            "The record's freshness: picks among duplicates, and the default for `prefer: latest`.",
+        ),
+    ],
+};
+
+/// `nulls:` words and whether they omit null fields.
+pub const NULLS: [(&str, bool); 2] = [("keep", false), ("omit", true)];
+const NULLS_WORDS: [&str; 2] = names(&NULLS);
+const ON_CONFLICT_WORDS: [&str; 3] = names(&ON_CONFLICT);
+const SEVERITY_WORDS: [&str; 3] = names(&SEVERITIES);
+const LOOKUP_FORMAT_WORDS: [&str; 2] = names(&LOOKUP_FORMATS);
 
 /// A whole mapping file.
 #[derive(Clone, Debug, Default)]
@@ -104,7 +239,7 @@ pub struct MappingSpec {
 #[derive(Clone, Debug)]
 pub struct LookupSpec {
     /// The table's name.
-    pub name: Key,
+    pub name: yaml::Key,
     /// `inline:` entries.
     pub inline: Option<Node>,
     /// `file:` a CSV or JSON file, relative to the mapping.
@@ -125,7 +260,7 @@ pub struct LookupSpec {
 #[derive(Clone, Debug)]
 pub struct SourceSpec {
     /// The source's name.
-    pub name: Key,
+    pub name: yaml::Key,
     /// `key:` the join key expression.
     pub key: Option<ExprSrc>,
     /// `updated_at:` the record's freshness (picks among duplicates, and
@@ -154,7 +289,7 @@ pub struct HooksSpec {
     /// `after:` function name.
     pub after: Option<Located<String>>,
     /// `limits:` sandbox limits.
-    pub limits: Vec<(Key, Node)>,
+    pub limits: Vec<(yaml::Key, Node)>,
     /// The block's place.
     pub loc: Loc,
 }
@@ -167,7 +302,7 @@ pub struct TestSpec {
     /// `input:` a fixture file.
     pub input: Option<Located<String>>,
     /// `inputs:` a fixture per source.
-    pub inputs: Vec<(Key, Located<String>)>,
+    pub inputs: Vec<(yaml::Key, Located<String>)>,
     /// `expect:` the expected output file.
     pub expect: Option<Located<String>>,
     /// `expect_error:` text the failure must contain.
@@ -180,7 +315,7 @@ pub struct TestSpec {
 #[derive(Clone, Debug)]
 pub struct FieldSpec {
     /// The output key (dotted for nesting).
-    pub name: Key,
+    pub name: yaml::Key,
     /// How the value is produced.
     pub body: FieldBody,
     /// `when:` the field is omitted when false.
@@ -304,7 +439,7 @@ pub struct RuleSpec {
 #[derive(Clone, Debug, Default)]
 pub struct TruthSpec {
     /// `from:` a candidate expression per source.
-    pub from: Vec<(Key, ExprSrc)>,
+    pub from: Vec<(yaml::Key, ExprSrc)>,
     /// Where `from:` was written.
     pub from_loc: Option<Loc>,
     /// `prefer:`
@@ -314,7 +449,7 @@ pub struct TruthSpec {
     /// `tolerance:`
     pub tolerance: Option<Node>,
     /// `updated_at:` a timestamp expression per source.
-    pub updated_at: Vec<(Key, ExprSrc)>,
+    pub updated_at: Vec<(yaml::Key, ExprSrc)>,
     /// Where `updated_at:` was written.
     pub updated_at_loc: Option<Loc>,
 }
@@ -330,13 +465,18 @@ impl TruthSpec {
     }
 }
 
+/// What to write for a required key of `block`, from its table.
+fn hint_of(block: &Block, key: &str) -> &'static str {
+    block.key(key).map_or("", |k| k.hint)
+}
+
 /// Decodes a mapping file's tree.
 pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
     let mut spec = MappingSpec { loc: root.loc, ..MappingSpec::default() };
     let Some(entries) = d.map(root, "a mapping file") else {
         return spec;
     };
-    d.check_keys(entries, MAPPING_KEYS, "in a mapping file");
+    d.check_keys(entries, &MAPPING, "in a mapping file");
     spec.name = get(entries, "mapping").and_then(|n| d.text(n, "`mapping:` (the name)"));
     spec.version = get(entries, "version").and_then(|n| d.text(n, "`version:`"));
     spec.description = get(entries, "description").and_then(|n| d.text(n, "`description:`")).map(|l| l.value);
@@ -365,21 +505,11 @@ pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
         // A misspelt `fields:` is already reported with its fix.
         None if entries.iter().any(|(k, _)| mapwright_dsl::nearest(&k.text, ["fields"]).is_some()) => {}
         None => {
-            d.hint(
-                SpecCode::MissingKey,
-                root.loc,
-                "a mapping needs `fields:`",
-                "add `fields:` with one output field per line, such as `order_id: $.id`",
-            );
+            d.hint(SpecCode::MissingKey, root.loc, "a mapping needs `fields:`", hint_of(&MAPPING, "fields"));
         }
     }
     if spec.name.is_none() && get(entries, "mapping").is_none() {
-        d.hint(
-            SpecCode::MissingKey,
-            root.loc,
-            "a mapping needs a name: `mapping:`",
-            "add a first line such as `mapping: shopify-order-to-erp`",
-        );
+        d.hint(SpecCode::MissingKey, root.loc, "a mapping needs a name: `mapping:`", hint_of(&MAPPING, "mapping"));
     }
     if let Some(n) = get(entries, "validate") {
         spec.validate = decode_rules(d, n);
@@ -399,7 +529,7 @@ fn decode_lookups(d: &mut Decoder, node: &Node) -> Vec<LookupSpec> {
         let Some(b) = d.map(body, &format!("lookup `{}`", name.text)) else {
             continue;
         };
-        d.check_keys(b, LOOKUP_KEYS, &format!("in lookup `{}`", name.text));
+        d.check_keys(b, &LOOKUP, &format!("in lookup `{}`", name.text));
         out.push(LookupSpec {
             name: name.clone(),
             inline: get(b, "inline").cloned(),
@@ -422,7 +552,7 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
     for (name, body) in entries {
         let (key, updated_at) = match &body.value {
             Yaml::Map(b) => {
-                d.check_keys(b, SOURCE_KEYS, &format!("in source `{}`", name.text));
+                d.check_keys(b, &SOURCE, &format!("in source `{}`", name.text));
                 (
                     get(b, "key").and_then(|n| d.expr(n, "`key:`")),
                     get(b, "updated_at").and_then(|n| d.expr(n, "`updated_at:`")),
@@ -435,7 +565,7 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
                 SpecCode::MissingKey,
                 name.loc,
                 format!("source `{}` needs a `key:` expression", name.text),
-                "for example `erp: { key: $.item_code }`",
+                hint_of(&SOURCE, "key"),
             );
         }
         out.push(SourceSpec { name: name.clone(), key, updated_at });
@@ -465,7 +595,7 @@ fn decode_prefer(d: &mut Decoder, node: &Node) -> Option<PreferSpec> {
 
 fn decode_hooks(d: &mut Decoder, node: &Node) -> Option<HooksSpec> {
     let entries = d.map(node, "`hooks:`")?;
-    d.check_keys(entries, HOOK_KEYS, "in `hooks:`");
+    d.check_keys(entries, &HOOKS, "in `hooks:`");
     let limits = match get(entries, "limits") {
         Some(n) => d.map(n, "`limits:`").map(<[_]>::to_vec).unwrap_or_default(),
         None => Vec::new(),
@@ -488,7 +618,7 @@ fn decode_tests(d: &mut Decoder, node: &Node) -> Vec<TestSpec> {
     let mut out = Vec::new();
     for item in items {
         let Some(e) = d.map(item, "a test") else { continue };
-        d.check_keys(e, TEST_KEYS, "in a test");
+        d.check_keys(e, &TEST, "in a test");
         let inputs = match get(e, "inputs") {
             Some(n) => d
                 .map(n, "`inputs:`")
@@ -521,7 +651,7 @@ fn decode_rules(d: &mut Decoder, node: &Node) -> Vec<RuleSpec> {
     let mut out = Vec::new();
     for item in items {
         let Some(e) = d.map(item, "a rule") else { continue };
-        d.check_keys(e, RULE_KEYS, "in a `validate:` rule");
+        d.check_keys(e, &RULE, "in a `validate:` rule");
         let rule = get(e, "rule").and_then(|n| d.expr(n, "`rule:`"));
         if get(e, "rule").is_none() {
             d.error(SpecCode::MissingKey, item.loc, "a `validate:` entry needs `rule:`");
@@ -559,7 +689,7 @@ fn enum_list(d: &mut Decoder, node: &Node) -> Option<(Vec<Node>, Loc)> {
     }
 }
 
-fn decode_checks(d: &mut Decoder, e: &[(Key, Node)]) -> ChecksSpec {
+fn decode_checks(d: &mut Decoder, e: &[(yaml::Key, Node)]) -> ChecksSpec {
     let mut c = ChecksSpec {
         kind: get(e, "type").and_then(|n| d.text(n, "`type:`")),
         required: get(e, "required")
@@ -577,7 +707,7 @@ fn decode_checks(d: &mut Decoder, e: &[(Key, Node)]) -> ChecksSpec {
             Yaml::Seq(items) => {
                 for item in items {
                     let Some(ce) = d.map(item, "a check") else { continue };
-                    d.check_keys(ce, CHECK_KEYS, "in a check");
+                    d.check_keys(ce, &CHECK, "in a check");
                     c.checks.push(CheckSpec {
                         when: get(ce, "when").and_then(|n| d.expr(n, "`when:`")),
                         rule: get(ce, "rule").and_then(|n| d.expr(n, "`rule:`")),
@@ -605,14 +735,14 @@ fn decode_checks(d: &mut Decoder, e: &[(Key, Node)]) -> ChecksSpec {
     c
 }
 
-fn source_exprs(d: &mut Decoder, node: &Node, what: &str) -> Vec<(Key, ExprSrc)> {
+fn source_exprs(d: &mut Decoder, node: &Node, what: &str) -> Vec<(yaml::Key, ExprSrc)> {
     let Some(m) = d.map(node, what) else {
         return Vec::new();
     };
     m.iter().filter_map(|(k, v)| d.expr(v, &format!("`{what}` for `{}`", k.text)).map(|e| (k.clone(), e))).collect()
 }
 
-fn decode_truth(d: &mut Decoder, e: &[(Key, Node)]) -> TruthSpec {
+fn decode_truth(d: &mut Decoder, e: &[(yaml::Key, Node)]) -> TruthSpec {
     let mut t = TruthSpec::default();
     if let Some(n) = get(e, "from") {
         t.from_loc = Some(key_of(e, "from").map_or(n.loc, |k| k.loc));
@@ -628,7 +758,7 @@ fn decode_truth(d: &mut Decoder, e: &[(Key, Node)]) -> TruthSpec {
     t
 }
 
-fn decode_field(d: &mut Decoder, name: &Key, node: &Node) -> Option<FieldSpec> {
+fn decode_field(d: &mut Decoder, name: &yaml::Key, node: &Node) -> Option<FieldSpec> {
     let Yaml::Map(e) = &node.value else {
         // Short form: the value is the expression.
         let expr = d.expr(node, &format!("field `{}`", name.text))?;
@@ -644,7 +774,7 @@ fn decode_field(d: &mut Decoder, name: &Key, node: &Node) -> Option<FieldSpec> {
         });
     };
     let context = format!("in field `{}`", name.text);
-    d.check_keys(e, FIELD_KEYS, &context);
+    d.check_keys(e, &FIELD, &context);
     let has = |k: &str| get(e, k).is_some();
     let body = if let Some(each) = get(e, "each") {
         let each = d.expr(each, "`each:`")?;

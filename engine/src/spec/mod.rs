@@ -6,6 +6,7 @@
 //! exists: that is the compile step's job (`crate::mapping`). The structs
 //! are dumb data with places; the runtime never sees them.
 
+pub mod keys;
 pub mod mapping;
 pub mod yaml;
 
@@ -75,8 +76,21 @@ impl<'f> Decoder<'f> {
         }
     }
 
-    /// Reports keys outside `allowed`, with the nearest valid key.
-    pub fn check_keys(&mut self, entries: &[(Key, Node)], allowed: &[&str], context: &str) {
+    /// Reports keys that `block` does not have, each with the nearest
+    /// valid key (or the list of them).
+    pub fn check_keys(&mut self, entries: &[(Key, Node)], block: &keys::Block, context: &str) {
+        let allowed: Vec<&str> = block.names().collect();
+        self.check_names(entries, &allowed, context);
+    }
+
+    /// [`Decoder::check_keys`] for a block of a `kind:` list: `kind` is
+    /// allowed too.
+    pub fn check_kind_keys(&mut self, entries: &[(Key, Node)], block: &keys::Block, context: &str) {
+        let allowed: Vec<&str> = std::iter::once("kind").chain(block.names()).collect();
+        self.check_names(entries, &allowed, context);
+    }
+
+    fn check_names(&mut self, entries: &[(Key, Node)], allowed: &[&str], context: &str) {
         for (k, _) in entries {
             if !allowed.contains(&k.text.as_str()) {
                 let hint = match mapwright_dsl::nearest(&k.text, allowed.iter().copied()) {

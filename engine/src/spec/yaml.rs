@@ -113,8 +113,8 @@ pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
 
 /// Parses a spec file's text into a located tree; a syntax error is a
 /// located diagnostic with a hint.
-pub fn parse_file(file: &SourceFile) -> Result<Node, Diagnostic> {
-    parse(&file.text).map_err(|e| syntax_error(file, &e))
+pub fn parse_file(file: &SourceFile) -> Result<Node, crate::Error> {
+    parse(&file.text).map_err(|e| crate::Error::Spec(crate::Diagnostics(vec![syntax_error(file, &e)])))
 }
 
 /// A YAML syntax error as a diagnostic.

@@ -12,14 +12,17 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use mapwright_engine::spec::Located;
 use mapwright_engine::Value;
-use mapwright_pipeline::delivery::{Delivery, Sent};
-use mapwright_pipeline::http::{serve_source, HttpSink};
-use mapwright_pipeline::metrics::Metrics;
-use mapwright_pipeline::spec::{HmacVerify, HttpSinkSpec, HttpSourceSpec, Retry, Secret};
-use mapwright_pipeline::state::State;
-use mapwright_pipeline::{Stop, StopHandle};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::delivery::{Delivery, Sent};
+use crate::metrics::Metrics;
+use crate::retry::Retry;
+use crate::secrets::Secret;
+use crate::sinks::http::{HttpSink, HttpSinkSpec};
+use crate::sources::http::{serve, HmacVerify, HttpSourceSpec};
+use crate::state::State;
+use crate::{Stop, StopHandle};
 
 /// Generous: the machine may be busy; only a hang should fail a test.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -62,7 +65,7 @@ async fn endpoint(max_body: usize, verify: bool) -> Endpoint {
     let metrics = Arc::new(Metrics::new("orders"));
     let wake = Arc::new(tokio::sync::Notify::new());
     let (handle, stop) = Stop::new();
-    let server = tokio::spawn(serve_source(listener, spec, state.clone(), metrics.clone(), wake.clone(), stop));
+    let server = tokio::spawn(serve(listener, spec, state.clone(), metrics.clone(), wake.clone(), stop));
     Endpoint {
         url: format!("http://{addr}/webhooks/orders"),
         addr,

@@ -14,9 +14,8 @@
 //! `pg_ctl` the harness panics: a test that needs PostgreSQL must not pass
 //! by skipping.
 //!
-//! Shared by the pipeline's tests and the root package's: include it with
-//! `#[path = "support/postgres.rs"] mod postgres;` (pipeline) or
-//! `#[path = "../pipeline/tests/support/postgres.rs"] mod postgres;` (root).
+//! Shared by the pipeline's tests and the root package's (which includes
+//! it with `#[path = "../pipeline/src/tests/pg_server.rs"] mod postgres;`).
 //! It needs only the standard library.
 #![allow(dead_code)]
 
@@ -229,7 +228,11 @@ fn template(bin: &Path, as_root: bool) -> &'static Path {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
             .collect();
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // Integration tests get a folder of their own from cargo; unit tests
+        // keep the template beside the build.
+        let root = option_env!("CARGO_TARGET_TMPDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tmp"));
         let dir = root.join(format!("pg-template-{version}"));
         if dir.join("PG_VERSION").is_file() {
             return dir;
