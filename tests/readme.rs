@@ -33,3 +33,40 @@ fn ci_runs_the_readme_test_command() {
     let last = ci.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with('#'));
     assert_eq!(last, Some(commands[1]), ".ci/run must end by running the README's test command");
 }
+
+/// The README's mapping and pipeline references are generated from the
+/// loaders' key tables (`mapwright doc --keys …` prints them), so docs and
+/// loaders read the same keys. This test fails when they drift;
+/// `UPDATE_README=1 cargo test --test readme` rewrites them.
+#[test]
+fn readme_key_references_match_the_key_tables() {
+    use mapwright_engine::spec::keys::reference_markdown;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+    let mut readme = std::fs::read_to_string(path).expect("README.md");
+    let mut stale = Vec::new();
+    for (name, generated) in [
+        ("mapping", reference_markdown(&[&mapwright_engine::spec::mapping::MAPPING])),
+        ("pipeline", reference_markdown(&[mapwright_pipeline::KEYS])),
+    ] {
+        let (start, end) = (format!("<!-- keys:{name}:start -->\n"), format!("<!-- keys:{name}:end -->"));
+        let (Some(s), Some(e)) = (readme.find(&start), readme.find(&end)) else {
+            panic!("README.md lacks the {start:?} … {end:?} markers");
+        };
+        if readme[s + start.len()..e] != generated {
+            stale.push(name);
+            readme = format!("{}{start}{generated}{}", &readme[..s], &readme[e..]);
+        }
+        let cli = std::process::Command::new(env!("CARGO_BIN_EXE_mapwright"))
+            .args(["doc", "--keys", name])
+            .output()
+            .expect("runs");
+        assert_eq!(String::from_utf8_lossy(&cli.stdout), generated, "`mapwright doc --keys {name}` prints the table");
+    }
+    if !stale.is_empty() {
+        if std::env::var_os("UPDATE_README").is_some() {
+            std::fs::write(path, readme).expect("README.md is writable");
+        } else {
+            panic!("README.md's key reference is out of date ({stale:?}): run UPDATE_README=1 cargo test --test readme");
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! `mapwright doc MAPPING [--format md|html] [-o FILE]`: the data
-//! dictionary of a mapping.
+//! dictionary of a mapping; `mapwright doc --keys mapping|pipeline`: the
+//! reference of every key of a file format, from the loaders' own key
+//! tables (the README carries it, and a test keeps the two equal).
 //!
 //! Everything comes from [`Mapping::dictionary`], which reads the compiled
 //! mapping, so the page shows what runs: for every output field its path,
@@ -30,7 +32,12 @@ pub enum DocFormat {
 #[derive(clap::Args)]
 pub struct Args {
     /// The mapping file.
-    mapping: PathBuf,
+    #[arg(required_unless_present = "keys")]
+    mapping: Option<PathBuf>,
+    /// Instead of a mapping's dictionary, the reference of every key of a
+    /// file format (Markdown).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "mapping")]
+    keys: Option<super::schema::Format>,
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     format: DocFormat,
@@ -39,17 +46,35 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
+/// The reference of every key of a file format, as the README shows it.
+pub fn keys_reference(format: super::schema::Format) -> String {
+    use mapwright_engine::spec::keys::reference_markdown;
+    match format {
+        super::schema::Format::Mapping => reference_markdown(&[&mapwright_engine::spec::mapping::MAPPING]),
+        super::schema::Format::Pipeline => reference_markdown(&[mapwright_pipeline::KEYS]),
+    }
+}
+
 /// Runs `doc`.
 pub fn run(args: Args) -> u8 {
-    let mapping = match super::load(&args.mapping) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
-    let dictionary = mapping.dictionary();
-    let page = Page::new(&dictionary, &args.mapping);
-    let text = match args.format {
-        DocFormat::Md => page.markdown(),
-        DocFormat::Html => page.html(),
+    let text = match (&args.mapping, args.keys) {
+        (_, Some(format)) => keys_reference(format),
+        (Some(path), None) => {
+            let mapping = match super::load(path) {
+                Ok(m) => m,
+                Err(code) => return code,
+            };
+            let dictionary = mapping.dictionary();
+            let page = Page::new(&dictionary, path);
+            match args.format {
+                DocFormat::Md => page.markdown(),
+                DocFormat::Html => page.html(),
+            }
+        }
+        (None, None) => {
+            eprintln!("error: give a mapping file, or --keys mapping|pipeline");
+            return super::INVALID;
+        }
     };
     match &args.output {
         Some(path) => match std::fs::write(path, text) {
