@@ -559,7 +559,9 @@ fn normalize_phone_writes_e164_or_null() {
 
 #[test]
 fn a_growing_array_fails_quickly_at_the_default_limits() {
-    let m = inline("mapping: a\nhooks:\n  inline: |\n    fn widen(x) { let a = []; loop { a.push(x); } }\nfields:\n  v: widen(1)\n");
+    let m = inline(
+        "mapping: a\nhooks:\n  inline: |\n    fn widen(x) { let a = []; loop { a.push(x); } }\nfields:\n  v: widen(1)\n",
+    );
     let started = Instant::now();
     let _ = failures(&run(&m, "{}"));
     // Release builds stop in well under a second; debug builds are ~10x slower.

@@ -44,7 +44,7 @@ fn first_difference(actual: &str, expected: &str) -> Option<String> {
                     "at line {n}:\n  actual:   {}\n  expected: {}",
                     x.unwrap_or("(end)"),
                     y.unwrap_or("(end)")
-                ))
+                ));
             }
         }
     }

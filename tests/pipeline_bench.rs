@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_support::{eventually, free_port, healthy, metric, metrics, sign, Engine, Receiver};
+use pipeline_support::{Engine, Receiver, eventually, free_port, healthy, metric, metrics, sign};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_support::{eventually, free_port, healthy, json_lines, metric, metrics, sign, Engine, Receiver};
+use pipeline_support::{Engine, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -95,7 +95,9 @@ fn the_main_example_runs_to_completion_and_a_rerun_delivers_nothing_twice() {
 
 #[test]
 fn a_changed_record_is_delivered_again_and_unchanged_ones_are_not() {
-    let dir = sandbox("pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: 'in/*.jsonl' }\nsink: { kind: file, path: out.jsonl }\n");
+    let dir = sandbox(
+        "pipeline: p\nmapping: m.yaml\nsource: { kind: file, path: 'in/*.jsonl' }\nsink: { kind: file, path: out.jsonl }\n",
+    );
     std::fs::create_dir(dir.path().join("in")).unwrap();
     std::fs::write(
         dir.path().join("in/a.jsonl"),
@@ -126,7 +128,9 @@ fn a_changed_record_is_delivered_again_and_unchanged_ones_are_not() {
 
 #[test]
 fn stdin_to_stdout() {
-    let dir = sandbox("pipeline: p\nmapping: m.yaml\nsource: { kind: stdin }\nsink: { kind: stdout }\ndead_letter: { kind: file, path: dead.jsonl }\n");
+    let dir = sandbox(
+        "pipeline: p\nmapping: m.yaml\nsource: { kind: stdin }\nsink: { kind: stdout }\ndead_letter: { kind: file, path: dead.jsonl }\n",
+    );
     let mut child = mapwright()
         .arg("run")
         .arg(dir.path().join("p.yaml"))

@@ -11,7 +11,7 @@ mod pipeline_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline_support::{eventually, free_port, healthy, json_lines, metric, metrics, sign, Engine, Receipt, Receiver};
+use pipeline_support::{Engine, Receipt, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
 
 const MAPPING: &str =
     "mapping: orders\nkey: $.id\nfields:\n  id: $.id\n  total:\n    expr: $.total | number\n    min: 0\n";
@@ -251,7 +251,10 @@ async fn start_up_problems_point_at_the_pipeline_file() {
             format!("pipeline: p\nmapping: m.yaml\nsource:\n  kind: htp\n  listen: 127.0.0.1:0\n{file_sink}"),
             &["p.yaml:4:9", "unknown source kind `htp`", "did you mean `http`?"],
         ),
-        (format!("{head}  path: /hook\n{file_sink}"), &["p.yaml:4:3", "`listen:` is missing", "listen: 127.0.0.1:8088"]),
+        (
+            format!("{head}  path: /hook\n{file_sink}"),
+            &["p.yaml:4:3", "`listen:` is missing", "listen: 127.0.0.1:8088"],
+        ),
         (
             format!("{head}  listen: 127.0.0.1:0\nsink:\n  kind: http\n  url: 127.0.0.1:9099/api/orders\n"),
             &["p.yaml:8:8", "must start with http:// or https://"],

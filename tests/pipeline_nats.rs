@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use pipeline_support::{eventually, free_port, healthy, json_lines, mapwright, Engine};
+use pipeline_support::{Engine, eventually, free_port, healthy, json_lines, mapwright};
 
 /// Generous, for loaded CI machines; a passing test waits far less.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -66,7 +66,9 @@ fn readme_key_references_match_the_key_tables() {
         if std::env::var_os("UPDATE_README").is_some() {
             std::fs::write(path, readme).expect("README.md is writable");
         } else {
-            panic!("README.md's key reference is out of date ({stale:?}): run UPDATE_README=1 cargo test --test readme");
+            panic!(
+                "README.md's key reference is out of date ({stale:?}): run UPDATE_README=1 cargo test --test readme"
+            );
         }
     }
 }

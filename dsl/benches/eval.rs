@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mapwright_dsl::json;
 use mapwright_dsl::{Ctx, NoHost, Program, Projection, ReadRoot, Scope, Value};
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::ast::{BinaryOp, Expr, ExprKind, Path, Root, SegmentKind, Span, UnaryOp};
-use crate::error::{nearest, Code, CompileError};
-use crate::functions::{self, Builtin, Imp, Special, BUILTINS};
+use crate::error::{Code, CompileError, nearest};
+use crate::functions::{self, BUILTINS, Builtin, Imp, Special};
 use crate::jsonpath::Query;
 use crate::projection::{Read, ReadRoot};
 use crate::value::{Str, Value};
@@ -581,11 +581,7 @@ impl Compiler<'_, '_> {
 }
 
 fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
+    if n == 1 { "" } else { "s" }
 }
 
 #[cfg(test)]
@@ -625,11 +621,7 @@ mod tests {
     fn sources_and_out() {
         let sources = vec!["erp".to_string(), "pim".to_string()];
         let check = |p: &[&str]| {
-            if p.first() == Some(&"a") {
-                Ok(())
-            } else {
-                Err(format!("out.{} is not defined above", p.join(".")))
-            }
+            if p.first() == Some(&"a") { Ok(()) } else { Err(format!("out.{} is not defined above", p.join("."))) }
         };
         let s = Scope { sources: &sources, out: Some(&check), ..Scope::default() };
         assert_eq!(err("$erp.x ?? $pim.y", &s), "ok");

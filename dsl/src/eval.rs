@@ -133,7 +133,7 @@ fn step<'v>(v: &'v Value, s: &Step, ctx: &Ctx) -> Result<Option<&'v Value>, Box<
                         format!("a key must be a string or a whole number, got {}", other.describe()),
                     )
                     .with_value(other),
-                ))
+                ));
             }
         },
     })
@@ -277,11 +277,7 @@ fn binary(op: BinaryOp, a: &Node, b: &Node, span: Span, ctx: &Ctx) -> Result<Val
     match op {
         BinaryOp::Coalesce => {
             let l = eval(a, ctx)?;
-            if l.is_null() {
-                eval(b, ctx)
-            } else {
-                Ok(l)
-            }
+            if l.is_null() { eval(b, ctx) } else { Ok(l) }
         }
         BinaryOp::And => {
             let l = eval(a, ctx)?;
@@ -359,7 +355,7 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 BinaryOp::Sub => x.checked_sub(y),
                 BinaryOp::Mul => x.checked_mul(y),
                 BinaryOp::Div | BinaryOp::Rem if y.is_zero() => {
-                    return Err(boxed(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol()))))
+                    return Err(boxed(EvalError::new(span, format!("division by zero: {x} {} 0", op.symbol()))));
                 }
                 BinaryOp::Div => x.checked_div(y),
                 _ => x.checked_rem(y),
@@ -370,7 +366,10 @@ pub(crate) fn apply_binary(op: BinaryOp, l: &Value, r: &Value, span: Span) -> Re
                 if z.is_zero() && !x.is_zero() && matches!(op, BinaryOp::Mul | BinaryOp::Div) && !y.is_zero() {
                     return Err(boxed(EvalError::new(
                         span,
-                        format!("number underflow in {x} {} {y}: the result is below the exact decimal range (28 decimal places)", op.symbol()),
+                        format!(
+                            "number underflow in {x} {} {y}: the result is below the exact decimal range (28 decimal places)",
+                            op.symbol()
+                        ),
                     )));
                 }
             }

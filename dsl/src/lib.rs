@@ -28,13 +28,13 @@ mod projection;
 mod value;
 
 pub use compile::{HostFn, LookupDecl, OutCheck, Program, Scope};
-pub use error::{edit_distance, nearest, Code, CompileError, EvalError};
-pub use eval::{compare, Ctx, Host, NoHost};
+pub use error::{Code, CompileError, EvalError, edit_distance, nearest};
+pub use eval::{Ctx, Host, NoHost, compare};
 pub use json::JsonError;
 pub use jsonpath::Query;
 pub use parse::parse;
 pub use projection::{Projection, Read, ReadRoot};
-pub use value::{intern, Kind, Map, Number, Str, Value};
+pub use value::{Kind, Map, Number, Str, Value, intern};
 
 /// Re-exported so embedders can build numbers and timestamps.
 pub use jiff;

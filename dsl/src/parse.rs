@@ -9,9 +9,9 @@
 
 use std::sync::OnceLock;
 
+use pest::Parser as _;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
-use pest::Parser as _;
 use rust_decimal::Decimal;
 
 use crate::ast::{BinaryOp, Expr, ExprKind, Path, Root, Segment, SegmentKind, Span, UnaryOp};
@@ -517,7 +517,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Expr, CompileError> {
                         Code::Syntax,
                         span,
                         format!("number {text} does not fit an exact decimal (28 significant digits)"),
-                    ))
+                    ));
                 }
             }
         }

@@ -151,11 +151,7 @@ pub(crate) fn parse_decimal_exact(text: &str) -> Option<Decimal> {
         let d = Decimal::from_scientific(text).ok()?;
         // from_scientific may silently drop digits; verify by round trip of
         // the significant digits.
-        if significant_digits(text) <= 28 {
-            Some(d)
-        } else {
-            None
-        }
+        if significant_digits(text) <= 28 { Some(d) } else { None }
     } else {
         Decimal::from_str_exact(text).ok()
     }
@@ -574,11 +570,7 @@ impl From<f64> for Value {
     /// Converts through the shortest round-trip text; NaN and infinities
     /// become `null`.
     fn from(n: f64) -> Value {
-        if n.is_finite() {
-            Value::Number(Number::from_json_text(&format!("{n:?}")))
-        } else {
-            Value::Null
-        }
+        if n.is_finite() { Value::Number(Number::from_json_text(&format!("{n:?}"))) } else { Value::Null }
     }
 }
 

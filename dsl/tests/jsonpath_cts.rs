@@ -51,11 +51,7 @@ fn run_case(case: &serde_json::Value) -> Result<(), String> {
         (_, serde_json::Value::Array(alts)) => alts.clone(),
         _ => return Err("case has no result".into()),
     };
-    if expected.contains(&got) {
-        Ok(())
-    } else {
-        Err(format!("got {got}, expected {}", expected[0]))
-    }
+    if expected.contains(&got) { Ok(()) } else { Err(format!("got {got}, expected {}", expected[0])) }
 }
 
 #[test]

@@ -19,7 +19,9 @@ fn readme_reference_matches_the_function_table() {
             let updated = format!("{}{START}{generated}{}", &readme[..s], &readme[e..]);
             std::fs::write(path, updated).expect("README.md is writable");
         } else {
-            panic!("README.md's builtin reference is out of date: run UPDATE_README=1 cargo test -p mapwright-dsl --test readme");
+            panic!(
+                "README.md's builtin reference is out of date: run UPDATE_README=1 cargo test -p mapwright-dsl --test readme"
+            );
         }
     }
     for b in mapwright_dsl::functions::BUILTINS {

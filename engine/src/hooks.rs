@@ -22,7 +22,7 @@
 use std::path::Path;
 
 use mapwright_dsl::{Map, Number, Str, Value};
-use rhai::{Dynamic, Engine, AST};
+use rhai::{AST, Dynamic, Engine};
 
 use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
 use crate::spec::mapping::HooksSpec;
@@ -245,8 +245,15 @@ impl Hooks {
         for (name, _) in &functions {
             if mapwright_dsl::functions::builtin(name).is_some() {
                 diags.push(
-                    Diagnostic::spec(file, SpecCode::BadHook, spec.loc, format!("hook function `{name}` has the name of a builtin function"))
-                        .with_hint(format!("rename it in the script (for example `my_{name}`), or mark it `private` if it is only a helper")),
+                    Diagnostic::spec(
+                        file,
+                        SpecCode::BadHook,
+                        spec.loc,
+                        format!("hook function `{name}` has the name of a builtin function"),
+                    )
+                    .with_hint(format!(
+                        "rename it in the script (for example `my_{name}`), or mark it `private` if it is only a helper"
+                    )),
                 );
             }
         }
@@ -265,11 +272,7 @@ impl Hooks {
                             if arity == 1 { "" } else { "s" }
                         ),
                     ));
-                    if which == "before" {
-                        before = None
-                    } else {
-                        after = None
-                    }
+                    if which == "before" { before = None } else { after = None }
                 }
                 None => {
                     let hint = match mapwright_dsl::nearest(&name.value, functions.iter().map(|(n, _)| n.as_str())) {
@@ -285,11 +288,7 @@ impl Hooks {
                         )
                         .with_hint(hint),
                     );
-                    if which == "before" {
-                        before = None
-                    } else {
-                        after = None
-                    }
+                    if which == "before" { before = None } else { after = None }
                 }
             }
         }

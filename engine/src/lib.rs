@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 pub use hooks::Limits;
-pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, Record, REPLICA_MAX_LOOKUP_ROWS};
+pub use mapping::{Dictionary, FieldError, FieldInfo, Lineage, Mapping, Outcome, REPLICA_MAX_LOOKUP_ROWS, Record};
 pub use mapwright_dsl::Value;
 pub use truth::{Drift, JoinError, Joiner};
 pub use validate::Severity;

@@ -87,7 +87,7 @@ impl Check {
                         message: format!("check condition failed: {}", e.message),
                         rule: format!("when: {}", when.text()),
                         severity: Severity::Error,
-                    })
+                    });
                 }
             }
         }
@@ -127,11 +127,7 @@ impl Check {
 }
 
 fn article(t: &str) -> &'static str {
-    if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    if t.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }
 
 fn length(v: &Value) -> Option<usize> {

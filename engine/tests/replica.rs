@@ -2,7 +2,7 @@
 //! and is refused when it could differ (files changed) or would cost too
 //! much memory (large lookups).
 
-use mapwright_engine::{Mapping, Value, REPLICA_MAX_LOOKUP_ROWS};
+use mapwright_engine::{Mapping, REPLICA_MAX_LOOKUP_ROWS, Value};
 
 const MAPPING: &str = r#"mapping: replica
 key: $.id

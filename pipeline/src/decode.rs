@@ -17,13 +17,13 @@ use std::time::Duration;
 use mapwright_engine::input::Format;
 use mapwright_engine::spec::keys::Block;
 use mapwright_engine::spec::yaml::{self, Loc, Node, Yaml};
-use mapwright_engine::spec::{get, Decoder, Located};
+use mapwright_engine::spec::{Decoder, Located, get};
 use mapwright_engine::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 
 use crate::secrets::Secret;
 use crate::sinks;
 use crate::sources;
-use crate::spec::{PipelineSpec, METRICS, PIPELINE};
+use crate::spec::{METRICS, PIPELINE, PipelineSpec};
 
 /// Reads and decodes a pipeline file.
 pub(crate) fn load(path: &Path) -> Result<PipelineSpec, mapwright_engine::Error> {
@@ -315,11 +315,7 @@ impl Pipe<'_, '_> {
     /// A path from the file, relative to the pipeline file's folder.
     pub(crate) fn path(&self, text: &str) -> PathBuf {
         let p = Path::new(text);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.base.join(p)
-        }
+        if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }
     }
 }
 

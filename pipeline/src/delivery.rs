@@ -46,11 +46,7 @@ impl Delivery {
 
     /// The idempotency key: `<key>:<hash>` (just the hash without a key).
     pub(crate) fn idempotency_key(&self) -> String {
-        if self.key_text.is_empty() {
-            self.hash.clone()
-        } else {
-            format!("{}:{}", self.key_text, self.hash)
-        }
+        if self.key_text.is_empty() { self.hash.clone() } else { format!("{}:{}", self.key_text, self.hash) }
     }
 }
 

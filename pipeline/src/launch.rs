@@ -22,7 +22,7 @@ use crate::sinks::{LineSink, Sink};
 use crate::sources::{self, Batch, SourceSpec};
 use crate::spec::PipelineSpec;
 use crate::state::State;
-use crate::{reload, Stop};
+use crate::{Stop, reload};
 
 /// How to run a pipeline.
 ///
@@ -416,7 +416,7 @@ fn mapping_of(spec: &PipelineSpec) -> Result<Mapping, Error> {
                 spec.mapping.loc,
                 format!("cannot read the mapping {}: {message}", spec.mapping.value.display()),
                 "the path is relative to the pipeline file; check it",
-            ))
+            ));
         }
         Err(e) => return Err(e),
     };

@@ -24,9 +24,9 @@ use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use rand::Rng as _;
 
+use crate::Stop;
 use crate::decode::Pipe;
 use crate::metrics::Metrics;
-use crate::Stop;
 
 /// The keys of `retry:`.
 pub(crate) static KEYS: Block = Block {
@@ -223,11 +223,7 @@ mod tests {
         let (_h, stop) = Stop::new();
         let quick = Retry::new(5, Duration::from_millis(1), Duration::from_millis(2));
         let outcome = block_on(run(&quick, &stop, &metrics, "t", |n| async move {
-            if n < 3 {
-                Try::Again { reason: format!("try {n}"), after: None }
-            } else {
-                Try::Done(n)
-            }
+            if n < 3 { Try::Again { reason: format!("try {n}"), after: None } } else { Try::Done(n) }
         }));
         assert!(matches!(outcome, Outcome::Done(3)), "{outcome:?}");
         assert_eq!(metrics.retries.get(), 2);

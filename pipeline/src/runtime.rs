@@ -19,14 +19,14 @@ use std::time::Instant;
 
 use mapwright_dsl::Value;
 
+use crate::Stop;
 use crate::delivery::{Delivery, Sent};
 use crate::metrics::Metrics;
 use crate::sinks::{LineSink, Sink};
 use crate::sources::dir::{self, Taken};
 use crate::sources::{Batch, Commit};
 use crate::state::State;
-use crate::Stop;
-use mapwright_engine::{output, FieldError, Mapping, Outcome};
+use mapwright_engine::{FieldError, Mapping, Outcome, output};
 
 /// Why the processor stopped before the end.
 #[derive(Debug)]

@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use mapwright_engine::spec::Located;
 use mapwright_engine::SourceFile;
+use mapwright_engine::spec::Located;
 
 /// Text that may hold a credential: printed as `***` by `Debug` and
 /// `Display`, so it cannot reach a log line or a dead letter by accident.

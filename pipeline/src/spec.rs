@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use mapwright_engine::spec::keys::{Block, Key, Type};
-use mapwright_engine::spec::Located;
 use mapwright_engine::SourceFile;
+use mapwright_engine::spec::Located;
+use mapwright_engine::spec::keys::{Block, Key, Type};
 
 use crate::sinks::{self, SinkSpec};
 use crate::sources::{self, SourceSpec};

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use mapwright_engine::spec::yaml;
 use mapwright_engine::Mapping;
+use mapwright_engine::spec::yaml;
 use mapwright_pipeline::Pipeline;
 
 /// Arguments of `check`.
@@ -39,11 +39,7 @@ pub fn run(args: Args) -> u8 {
             }
         }
     }
-    if failed > 0 {
-        super::INVALID
-    } else {
-        super::OK
-    }
+    if failed > 0 { super::INVALID } else { super::OK }
 }
 
 /// Whether a file is a pipeline file (a top-level `pipeline:` key).

@@ -386,11 +386,7 @@ fn esc(s: &str) -> String {
 }
 
 fn code(s: &str) -> String {
-    if s.contains('\n') {
-        format!("<pre><code>{}</code></pre>", esc(s))
-    } else {
-        format!("<code>{}</code>", esc(s))
-    }
+    if s.contains('\n') { format!("<pre><code>{}</code></pre>", esc(s)) } else { format!("<code>{}</code>", esc(s)) }
 }
 
 /// An `id` for a field's anchor, from its position (paths may hold any character).

@@ -81,11 +81,7 @@ pub fn run(args: Args) -> u8 {
             break;
         }
     }
-    if failed {
-        super::FAILED
-    } else {
-        super::OK
-    }
+    if failed { super::FAILED } else { super::OK }
 }
 
 fn outcome_name(o: &Outcome) -> &'static str {

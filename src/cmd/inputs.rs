@@ -104,7 +104,7 @@ pub fn join(mapping: &Mapping, specs: &[String], format: Option<Format>) -> Resu
                     return Err((
                         super::FAILED,
                         format!("source `{}`: {} — nothing was written", names[i], bad.message),
-                    ))
+                    ));
                 }
             };
             if let Err(e) = joiner.add(i, value.clone()) {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use mapwright_engine::input::Format;
-use mapwright_engine::{output, FieldError, Mapping, Outcome, Record, Value};
+use mapwright_engine::{FieldError, Mapping, Outcome, Record, Value, output};
 
 use super::inputs;
 use super::parallel::{self, Done};
@@ -234,11 +234,7 @@ impl<'m> Emitter<'m> {
             self.duplicates,
             started.elapsed().as_secs_f64(),
         );
-        if self.failed > 0 {
-            super::FAILED
-        } else {
-            super::OK
-        }
+        if self.failed > 0 { super::FAILED } else { super::OK }
     }
 }
 

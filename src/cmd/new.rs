@@ -203,11 +203,7 @@ fn collect_into(objects: &[&Map], root: &str, prefix: &str, entries: &mut Vec<En
 fn segment(key: &str) -> String {
     let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!(".{key}")
-    } else {
-        format!("[{}]", Value::str(key).to_json())
-    }
+    if plain { format!(".{key}") } else { format!("[{}]", Value::str(key).to_json()) }
 }
 
 /// `firstName`, `First Name`, `order-ID` → `first_name`, `first_name`, `order_id`.
@@ -248,22 +244,14 @@ fn snake(key: &str) -> String {
 /// A YAML scalar for an expression: plain when that is safe, else single-quoted.
 fn yaml_expr(expr: &str) -> String {
     let plain = expr.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'));
-    if plain {
-        expr.to_string()
-    } else {
-        format!("'{}'", expr.replace('\'', "''"))
-    }
+    if plain { expr.to_string() } else { format!("'{}'", expr.replace('\'', "''")) }
 }
 
 /// A YAML key for an output name.
 fn yaml_key(name: &str) -> String {
     let plain = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.'))
         && !matches!(name, "true" | "false" | "null");
-    if plain {
-        name.to_string()
-    } else {
-        Value::str(name).to_json()
-    }
+    if plain { name.to_string() } else { Value::str(name).to_json() }
 }
 
 fn render_entries(out: &mut String, entries: &[Entry], indent: usize) {

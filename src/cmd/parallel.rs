@@ -14,11 +14,11 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::Range;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use mapwright_dsl::Projection;
-use mapwright_engine::{output, FieldError, Mapping, Outcome, Value};
+use mapwright_engine::{FieldError, Mapping, Outcome, Value, output};
 
 use super::map::Emitter;
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use mapwright_engine::{FieldError, Value};
 
-use super::map::{write_failed, Emitter};
+use super::map::{Emitter, write_failed};
 
 /// Arguments of `replay`.
 #[derive(clap::Args)]

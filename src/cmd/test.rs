@@ -118,11 +118,7 @@ fn say(text: &str) {
 }
 
 fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
+    if n == 1 { "" } else { "s" }
 }
 
 /// Counts for the summary line.
@@ -175,7 +171,7 @@ fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, String> {
             match classify(&text) {
                 Some(tests) => out.push(Found { path: p.clone(), tests }),
                 None => {
-                    return Err(format!("{} is not a mapping file (it has no top-level `mapping:` key)", p.display()))
+                    return Err(format!("{} is not a mapping file (it has no top-level `mapping:` key)", p.display()));
                 }
             }
         }
@@ -422,9 +418,14 @@ fn run_test(mapping: &Mapping, roots: &Roots, test: &TestSpec, update: bool) -> 
                 return Verdict::Failed(format!(
                     "the record was filtered out, so there is no output to compare with {} (a batch — a JSON array — expects the array of mapped records, `[]` here)",
                     expect.value
-                ))
+                ));
             }
-            None => return Verdict::Failed(format!("the record failed, so there is no output to compare with {}", expect.value)),
+            None => {
+                return Verdict::Failed(format!(
+                    "the record failed, so there is no output to compare with {}",
+                    expect.value
+                ));
+            }
         }
     } else {
         Value::array(ran.mapped)

@@ -1,7 +1,7 @@
 //! Conversions between kinds. Nothing converts implicitly elsewhere in the
 //! language; these functions are where text becomes a number, a flag, JSON.
 
-use super::{string, Args, Builtin, FnError, Group, Imp, Nulls};
+use super::{Args, Builtin, FnError, Group, Imp, Nulls, string};
 use crate::value::Value;
 
 const fn convert(
@@ -26,41 +26,55 @@ const fn convert(
     }
 }
 
-pub const STRING: Builtin = convert("string", "x", "Writes any value as text: numbers in shortest exact form, timestamps as RFC 3339 UTC, lists and objects as JSON; null becomes \"\".", &[("\"SO-\" + string(1042)", "\"SO-1042\""), ("string(19.90)", "\"19.9\""), ("string(null)", "\"\"")], Nulls::Accept, |a| {
-    Ok(match a.get(0) {
-        Value::Null => string(""),
-        Value::String(s) => Value::String(s.clone()),
-        other => {
-            let json = other.to_json();
-            match other {
-                Value::Timestamp(_) => string(json.trim_matches('"')),
-                _ => string(json),
+pub const STRING: Builtin = convert(
+    "string",
+    "x",
+    "Writes any value as text: numbers in shortest exact form, timestamps as RFC 3339 UTC, lists and objects as JSON; null becomes \"\".",
+    &[("\"SO-\" + string(1042)", "\"SO-1042\""), ("string(19.90)", "\"19.9\""), ("string(null)", "\"\"")],
+    Nulls::Accept,
+    |a| {
+        Ok(match a.get(0) {
+            Value::Null => string(""),
+            Value::String(s) => Value::String(s.clone()),
+            other => {
+                let json = other.to_json();
+                match other {
+                    Value::Timestamp(_) => string(json.trim_matches('"')),
+                    _ => string(json),
+                }
             }
-        }
-    })
-});
+        })
+    },
+);
 
-pub const BOOLEAN: Builtin = convert("boolean", "x", "Reads a flag: true/false, \"true\"/\"false\", \"yes\"/\"no\", \"1\"/\"0\" (any case) or 1/0; anything else is an error.", &[("boolean(\"Yes\")", "true"), ("boolean(0)", "false")], Nulls::Propagate, |a| {
-    let v = a.get(0);
-    let b = match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "yes" | "1" => Some(true),
-            "false" | "no" | "0" => Some(false),
+pub const BOOLEAN: Builtin = convert(
+    "boolean",
+    "x",
+    "Reads a flag: true/false, \"true\"/\"false\", \"yes\"/\"no\", \"1\"/\"0\" (any case) or 1/0; anything else is an error.",
+    &[("boolean(\"Yes\")", "true"), ("boolean(0)", "false")],
+    Nulls::Propagate,
+    |a| {
+        let v = a.get(0);
+        let b = match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Some(true),
+                "false" | "no" | "0" => Some(false),
+                _ => None,
+            },
+            Value::Number(n) => match n.to_decimal() {
+                Ok(d) if d == rust_decimal::Decimal::ONE => Some(true),
+                Ok(d) if d.is_zero() => Some(false),
+                _ => None,
+            },
             _ => None,
-        },
-        Value::Number(n) => match n.to_decimal() {
-            Ok(d) if d == rust_decimal::Decimal::ONE => Some(true),
-            Ok(d) if d.is_zero() => Some(false),
-            _ => None,
-        },
-        _ => None,
-    };
-    b.map(Value::Bool).ok_or_else(|| FnError {
-        message: format!("cannot read {} as true or false", v.describe()),
-        value: Some(v.clone()),
-    })
-});
+        };
+        b.map(Value::Bool).ok_or_else(|| FnError {
+            message: format!("cannot read {} as true or false", v.describe()),
+            value: Some(v.clone()),
+        })
+    },
+);
 
 pub const TYPE_OF: Builtin = convert(
     "type_of",

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{string, Args, Builtin, FnError, Group, Imp, Nulls};
+use super::{Args, Builtin, FnError, Group, Imp, Nulls, string};
 use crate::value::Value;
 
 pub const SHA256: Builtin = Builtin {

@@ -83,7 +83,19 @@ pub const EXISTS: Builtin = null_fn(
 
 pub const LOOKUP: Builtin = Builtin {
     group: Group::Lookup,
-    ..null_fn("lookup", "table, key, default?", 2, 3, "The value for `key` in a table declared under `lookups:`; on a miss `default`, else null — or a failure for a `strict: true` table.", &[("lookup(\"iso3\", \"CA\")", "\"CAN\""), ("lookup(\"iso3\", \"XX\", \"???\")", "\"???\""), ("lookup(\"strict_units\", \"lb\")", "error: key \"lb\" is not in strict lookup table \"strict_units\"")], Imp::Special(Special::Lookup))
+    ..null_fn(
+        "lookup",
+        "table, key, default?",
+        2,
+        3,
+        "The value for `key` in a table declared under `lookups:`; on a miss `default`, else null — or a failure for a `strict: true` table.",
+        &[
+            ("lookup(\"iso3\", \"CA\")", "\"CAN\""),
+            ("lookup(\"iso3\", \"XX\", \"???\")", "\"???\""),
+            ("lookup(\"strict_units\", \"lb\")", "error: key \"lb\" is not in strict lookup table \"strict_units\""),
+        ],
+        Imp::Special(Special::Lookup),
+    )
 };
 
 #[cfg(test)]

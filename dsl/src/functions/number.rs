@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{num, Args, Builtin, FnError, Group, Imp, Nulls};
+use super::{Args, Builtin, FnError, Group, Imp, Nulls, num};
 use crate::value::{Number, Value};
 
 const fn number(
@@ -73,7 +73,21 @@ pub(crate) fn to_number(v: &Value) -> Result<Value, FnError> {
     }
 }
 
-pub const NUMBER: Builtin = number("number", "x", 1, 1, "Reads a number from numeric text (`\"19.99\"`, ` 1e3 `) exactly; numbers pass through.", &[("number(\"19.99\") * 3", "59.97"), ("number(\"abc\")", "error: number: cannot read string \"abc\" as a number; wrap it in try(number(x), fallback) if the field may hold other text")], |a| to_number(a.get(0)));
+pub const NUMBER: Builtin = number(
+    "number",
+    "x",
+    1,
+    1,
+    "Reads a number from numeric text (`\"19.99\"`, ` 1e3 `) exactly; numbers pass through.",
+    &[
+        ("number(\"19.99\") * 3", "59.97"),
+        (
+            "number(\"abc\")",
+            "error: number: cannot read string \"abc\" as a number; wrap it in try(number(x), fallback) if the field may hold other text",
+        ),
+    ],
+    |a| to_number(a.get(0)),
+);
 
 pub const INTEGER: Builtin = number(
     "integer",
@@ -145,18 +159,25 @@ pub(crate) fn round_decimal(d: Decimal, places: i64, mode: RoundingStrategy) -> 
         .ok_or_else(|| FnError::msg("number overflow while rounding"))
 }
 
-pub const ROUND: Builtin = number("round", "x, places?, mode?", 1, 3, "Rounds to `places` decimals (default 0; negative rounds to tens, hundreds…). Mode: half_away_from_zero (default), half_even, half_toward_zero, up, down, ceiling, floor.", &[("round(2.345, 2)", "2.35"), ("round(2.345, 2, \"half_even\")", "2.34"), ("round(1250, -2)", "1300")], |a| {
-    let d = a.dec(0)?;
-    let places = if a.has(1) && !a.get(1).is_null() { a.int(1)? } else { 0 };
-    let mode = match a.get(2) {
-        Value::Null => RoundingStrategy::MidpointAwayFromZero,
-        Value::String(m) => strategy(m).ok_or_else(|| {
-            FnError::msg(format!("unknown rounding mode \"{m}\"; use one of: {ROUNDING_MODES}"))
-        })?,
-        other => return Err(FnError::expected("a rounding mode name", other, 2)),
-    };
-    Ok(num(round_decimal(d, places, mode)?))
-});
+pub const ROUND: Builtin = number(
+    "round",
+    "x, places?, mode?",
+    1,
+    3,
+    "Rounds to `places` decimals (default 0; negative rounds to tens, hundreds…). Mode: half_away_from_zero (default), half_even, half_toward_zero, up, down, ceiling, floor.",
+    &[("round(2.345, 2)", "2.35"), ("round(2.345, 2, \"half_even\")", "2.34"), ("round(1250, -2)", "1300")],
+    |a| {
+        let d = a.dec(0)?;
+        let places = if a.has(1) && !a.get(1).is_null() { a.int(1)? } else { 0 };
+        let mode = match a.get(2) {
+            Value::Null => RoundingStrategy::MidpointAwayFromZero,
+            Value::String(m) => strategy(m)
+                .ok_or_else(|| FnError::msg(format!("unknown rounding mode \"{m}\"; use one of: {ROUNDING_MODES}")))?,
+            other => return Err(FnError::expected("a rounding mode name", other, 2)),
+        };
+        Ok(num(round_decimal(d, places, mode)?))
+    },
+);
 
 pub const FLOOR: Builtin =
     number("floor", "x", 1, 1, "The largest whole number not above `x`.", &[("floor(-2.5)", "-3")], |a| {
@@ -242,7 +263,7 @@ fn total(items: &[Value]) -> Result<(Decimal, usize), FnError> {
                     message: format!("needs numbers, got {}", other.describe()),
                     value: Some(other.clone()),
                 }
-                .with_hint("convert with map(list, number(it))"))
+                .with_hint("convert with map(list, number(it))"));
             }
         }
     }

@@ -123,26 +123,48 @@ pub const OMIT: Builtin = object(
     },
 );
 
-pub const FROM_ENTRIES: Builtin = object("from_entries", "list, key_field?, value_field?", 1, 3, "Builds an object from a list of entries: objects with `key_field`/`value_field` (default \"key\"/\"value\", as in WooCommerce meta_data) or [key, value] pairs; later keys win.", &[("from_entries([{key: \"gift\", value: true}, {key: \"note\", value: \"hi\"}])", "{\"gift\":true,\"note\":\"hi\"}"), ("from_entries([{k: \"a\", v: 1}], \"k\", \"v\")", "{\"a\":1}")], |a| {
-    let key_field = if a.has(1) { a.str(1)? } else { "key" };
-    let value_field = if a.has(2) { a.str(2)? } else { "value" };
-    let mut out = Map::new();
-    for item in a.list(0)? {
-        let (k, v) = match item {
-            Value::Object(m) => (m.get(key_field).cloned().unwrap_or(Value::Null), m.get(value_field).cloned().unwrap_or(Value::Null)),
-            Value::Array(pair) if pair.len() == 2 => (pair[0].clone(), pair[1].clone()),
-            Value::Null => continue,
-            other => return Err(FnError::msg(format!("an entry must be an object or a [key, value] pair, got {}", other.describe()))),
-        };
-        let key = match k {
-            Value::String(s) => s,
-            Value::Number(_) | Value::Bool(_) => Str::from(k.to_json()),
-            other => return Err(FnError::msg(format!("an entry key must be text, got {}", other.describe()))),
-        };
-        out.insert(key, v);
-    }
-    Ok(Value::object(out))
-});
+pub const FROM_ENTRIES: Builtin = object(
+    "from_entries",
+    "list, key_field?, value_field?",
+    1,
+    3,
+    "Builds an object from a list of entries: objects with `key_field`/`value_field` (default \"key\"/\"value\", as in WooCommerce meta_data) or [key, value] pairs; later keys win.",
+    &[
+        (
+            "from_entries([{key: \"gift\", value: true}, {key: \"note\", value: \"hi\"}])",
+            "{\"gift\":true,\"note\":\"hi\"}",
+        ),
+        ("from_entries([{k: \"a\", v: 1}], \"k\", \"v\")", "{\"a\":1}"),
+    ],
+    |a| {
+        let key_field = if a.has(1) { a.str(1)? } else { "key" };
+        let value_field = if a.has(2) { a.str(2)? } else { "value" };
+        let mut out = Map::new();
+        for item in a.list(0)? {
+            let (k, v) = match item {
+                Value::Object(m) => (
+                    m.get(key_field).cloned().unwrap_or(Value::Null),
+                    m.get(value_field).cloned().unwrap_or(Value::Null),
+                ),
+                Value::Array(pair) if pair.len() == 2 => (pair[0].clone(), pair[1].clone()),
+                Value::Null => continue,
+                other => {
+                    return Err(FnError::msg(format!(
+                        "an entry must be an object or a [key, value] pair, got {}",
+                        other.describe()
+                    )));
+                }
+            };
+            let key = match k {
+                Value::String(s) => s,
+                Value::Number(_) | Value::Bool(_) => Str::from(k.to_json()),
+                other => return Err(FnError::msg(format!("an entry key must be text, got {}", other.describe()))),
+            };
+            out.insert(key, v);
+        }
+        Ok(Value::object(out))
+    },
+);
 
 pub const ENTRIES: Builtin = object(
     "entries",

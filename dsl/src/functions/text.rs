@@ -1,6 +1,6 @@
 //! Text functions. Positions and lengths count Unicode characters, not bytes.
 
-use super::{string, Args, Builtin, FnError, Group, Imp, Nulls};
+use super::{Args, Builtin, FnError, Group, Imp, Nulls, string};
 use crate::value::Value;
 
 const fn text(
@@ -128,7 +128,7 @@ pub const JOIN: Builtin = text(
                 Value::Number(_) | Value::Bool(_) => item.to_json(),
                 other => {
                     return Err(FnError::msg(format!("join needs texts, got {}", other.describe()))
-                        .with_hint("map the list to text first"))
+                        .with_hint("map the list to text first"));
                 }
             };
             if !first {
@@ -141,19 +141,29 @@ pub const JOIN: Builtin = text(
     },
 );
 
-pub const SUBSTRING: Builtin = text("substring", "s, start, len?", 2, 3, "The part of `s` from character `start` (0-based; negative counts from the end), `len` characters long or to the end.", &[("substring(\"ORDER-1042\", 6)", "\"1042\""), ("substring(\"ORDER-1042\", 0, 5)", "\"ORDER\""), ("substring(\"ORDER-1042\", -2)", "\"42\"")], |a| {
-    let s = a.str(0)?;
-    let count = s.chars().count() as i64;
-    let mut start = a.int(1)?;
-    if start < 0 {
-        start = (count + start).max(0);
-    }
-    let start = start.min(count);
-    let len = if a.has(2) { a.int(2)?.max(0) } else { count - start };
-    Ok(string(
-        s.chars().skip(start as usize).take(len as usize).collect::<String>(),
-    ))
-});
+pub const SUBSTRING: Builtin = text(
+    "substring",
+    "s, start, len?",
+    2,
+    3,
+    "The part of `s` from character `start` (0-based; negative counts from the end), `len` characters long or to the end.",
+    &[
+        ("substring(\"ORDER-1042\", 6)", "\"1042\""),
+        ("substring(\"ORDER-1042\", 0, 5)", "\"ORDER\""),
+        ("substring(\"ORDER-1042\", -2)", "\"42\""),
+    ],
+    |a| {
+        let s = a.str(0)?;
+        let count = s.chars().count() as i64;
+        let mut start = a.int(1)?;
+        if start < 0 {
+            start = (count + start).max(0);
+        }
+        let start = start.min(count);
+        let len = if a.has(2) { a.int(2)?.max(0) } else { count - start };
+        Ok(string(s.chars().skip(start as usize).take(len as usize).collect::<String>()))
+    },
+);
 
 pub const STARTS_WITH: Builtin = text(
     "starts_with",
@@ -261,20 +271,28 @@ pub const MATCHES: Builtin = Builtin {
 
 pub const EXTRACT: Builtin = Builtin {
     regex_arg: Some(1),
-    ..text("extract", "s, re, group?", 2, 3, "The first match of a regular expression: group `group` (a number or a name; default the first group if there is one, else the whole match), or null.", &[("extract(\"Order #1042 paid\", '#(\\d+)')", "\"1042\""), ("extract(\"no digits\", '\\d+')", "null")], |a| {
-        let re = a.regex(1)?;
-        let s = a.str(0)?;
-        let Some(caps) = re.captures(s) else {
-            return Ok(Value::Null);
-        };
-        let m = match a.get(2) {
-            Value::Null if !a.has(2) => caps.get(if caps.len() > 1 { 1 } else { 0 }),
-            Value::String(name) => caps.name(name),
-            Value::Number(_) => caps.get(a.int(2)?.max(0) as usize),
-            other => return Err(FnError::expected("a group number or name", other, 2)),
-        };
-        Ok(m.map_or(Value::Null, |m| string(m.as_str())))
-    })
+    ..text(
+        "extract",
+        "s, re, group?",
+        2,
+        3,
+        "The first match of a regular expression: group `group` (a number or a name; default the first group if there is one, else the whole match), or null.",
+        &[("extract(\"Order #1042 paid\", '#(\\d+)')", "\"1042\""), ("extract(\"no digits\", '\\d+')", "null")],
+        |a| {
+            let re = a.regex(1)?;
+            let s = a.str(0)?;
+            let Some(caps) = re.captures(s) else {
+                return Ok(Value::Null);
+            };
+            let m = match a.get(2) {
+                Value::Null if !a.has(2) => caps.get(if caps.len() > 1 { 1 } else { 0 }),
+                Value::String(name) => caps.name(name),
+                Value::Number(_) => caps.get(a.int(2)?.max(0) as usize),
+                other => return Err(FnError::expected("a group number or name", other, 2)),
+            };
+            Ok(m.map_or(Value::Null, |m| string(m.as_str())))
+        },
+    )
 };
 
 pub const CONCAT: Builtin = text(

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 
-use super::{string, Args, Builtin, FnError, Group, Imp, Nulls, Special};
+use super::{Args, Builtin, FnError, Group, Imp, Nulls, Special, string};
 use crate::value::Value;
 
 const fn time(
@@ -125,40 +125,54 @@ fn from_epoch_seconds(d: Decimal) -> Result<Timestamp, FnError> {
 
 pub const TIMESTAMP: Builtin = Builtin {
     nulls: Nulls::Accept,
-    ..time("timestamp", "x, format?, tz?", 1, 3, "Reads an instant: RFC 3339 text with an offset or Z, a date (midnight UTC), epoch seconds, or text in a strftime `format`; `tz` names the zone of text without an offset.", &[("timestamp(\"2026-03-01T10:15:00-05:00\")", "\"2026-03-01T15:15:00Z\""), ("timestamp(\"2026-03-01\")", "\"2026-03-01T00:00:00Z\""), ("timestamp(\"2026-03-01 10:15:00\", null, \"America/New_York\")", "\"2026-03-01T15:15:00Z\""), ("timestamp(\"01/03/2026 10:15\", \"%d/%m/%Y %H:%M\", \"Europe/London\")", "\"2026-03-01T10:15:00Z\"")], |a| {
-        let tz = match a.get(2) {
-            Value::Null => None,
-            Value::String(name) => Some(zone(name)?),
-            other => return Err(FnError::expected("a time zone name", other, 2)),
-        };
-        match (a.get(0), a.get(1)) {
-            (Value::Null, _) => Ok(Value::Null),
-            (Value::Timestamp(t), _) => Ok(Value::Timestamp(*t)),
-            (Value::Number(n), Value::Null) => Ok(Value::Timestamp(from_epoch_seconds(n.to_decimal().map_err(FnError::msg)?)?)),
-            (Value::String(s), Value::Null) => Ok(Value::Timestamp(parse_instant(s, tz.as_ref())?)),
-            (Value::String(s), Value::String(fmt)) => {
-                let tm = jiff::fmt::strtime::parse(fmt.as_bytes(), s.as_bytes()).map_err(|e| {
-                    FnError::msg(format!("\"{s}\" does not match the format \"{fmt}\": {e}"))
-                })?;
-                if tm.offset().is_some() {
-                    return tm.to_timestamp().map(Value::Timestamp).map_err(|e| FnError::msg(e.to_string()));
+    ..time(
+        "timestamp",
+        "x, format?, tz?",
+        1,
+        3,
+        "Reads an instant: RFC 3339 text with an offset or Z, a date (midnight UTC), epoch seconds, or text in a strftime `format`; `tz` names the zone of text without an offset.",
+        &[
+            ("timestamp(\"2026-03-01T10:15:00-05:00\")", "\"2026-03-01T15:15:00Z\""),
+            ("timestamp(\"2026-03-01\")", "\"2026-03-01T00:00:00Z\""),
+            ("timestamp(\"2026-03-01 10:15:00\", null, \"America/New_York\")", "\"2026-03-01T15:15:00Z\""),
+            ("timestamp(\"01/03/2026 10:15\", \"%d/%m/%Y %H:%M\", \"Europe/London\")", "\"2026-03-01T10:15:00Z\""),
+        ],
+        |a| {
+            let tz = match a.get(2) {
+                Value::Null => None,
+                Value::String(name) => Some(zone(name)?),
+                other => return Err(FnError::expected("a time zone name", other, 2)),
+            };
+            match (a.get(0), a.get(1)) {
+                (Value::Null, _) => Ok(Value::Null),
+                (Value::Timestamp(t), _) => Ok(Value::Timestamp(*t)),
+                (Value::Number(n), Value::Null) => {
+                    Ok(Value::Timestamp(from_epoch_seconds(n.to_decimal().map_err(FnError::msg)?)?))
                 }
-                let dt = match tm.to_datetime() {
-                    Ok(dt) => dt,
-                    Err(_) => tm
-                        .to_date()
-                        .map_err(|e| FnError::msg(format!("\"{s}\" with format \"{fmt}\": {e}")))?
-                        .to_datetime(jiff::civil::Time::midnight()),
-                };
-                let tz = tz.unwrap_or(TimeZone::UTC);
-                dt.to_zoned_datetime(tz)
-                    .map(|z| Value::Timestamp(z.timestamp()))
-                    .map_err(|e| FnError::msg(e.to_string()))
+                (Value::String(s), Value::Null) => Ok(Value::Timestamp(parse_instant(s, tz.as_ref())?)),
+                (Value::String(s), Value::String(fmt)) => {
+                    let tm = jiff::fmt::strtime::parse(fmt.as_bytes(), s.as_bytes())
+                        .map_err(|e| FnError::msg(format!("\"{s}\" does not match the format \"{fmt}\": {e}")))?;
+                    if tm.offset().is_some() {
+                        return tm.to_timestamp().map(Value::Timestamp).map_err(|e| FnError::msg(e.to_string()));
+                    }
+                    let dt = match tm.to_datetime() {
+                        Ok(dt) => dt,
+                        Err(_) => tm
+                            .to_date()
+                            .map_err(|e| FnError::msg(format!("\"{s}\" with format \"{fmt}\": {e}")))?
+                            .to_datetime(jiff::civil::Time::midnight()),
+                    };
+                    let tz = tz.unwrap_or(TimeZone::UTC);
+                    dt.to_zoned_datetime(tz)
+                        .map(|z| Value::Timestamp(z.timestamp()))
+                        .map_err(|e| FnError::msg(e.to_string()))
+                }
+                (v, Value::Null) => Err(FnError::expected("text, a number of seconds or a timestamp", v, 0)),
+                (_, other) => Err(FnError::expected("a strftime format text", other, 1)),
             }
-            (v, Value::Null) => Err(FnError::expected("text, a number of seconds or a timestamp", v, 0)),
-            (_, other) => Err(FnError::expected("a strftime format text", other, 1)),
-        }
-    })
+        },
+    )
 };
 
 pub const NOW: Builtin = Builtin {

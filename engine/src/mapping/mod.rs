@@ -23,13 +23,13 @@ use crate::spec::mapping::NULLS;
 use crate::spec::mapping::{ChecksSpec, EachItem, FieldBody, FieldSpec, MappingSpec, PreferSpec, TestSpec};
 use crate::spec::yaml::{Node, Yaml};
 use crate::spec::{Decoder, ExprSrc};
-use crate::truth::{OnConflict, TruthRule, ON_CONFLICT};
-use crate::validate::{Check, CheckKind, Severity, SEVERITIES, TYPE_NAMES};
+use crate::truth::{ON_CONFLICT, OnConflict, TruthRule};
+use crate::validate::{Check, CheckKind, SEVERITIES, Severity, TYPE_NAMES};
 
 pub use describe::{Dictionary, FieldInfo};
 pub use run::{FieldError, Lineage, Outcome, Record};
 
-pub(crate) use lookups::{yaml_value, Table, LOOKUP_FORMATS};
+pub(crate) use lookups::{LOOKUP_FORMATS, Table, yaml_value};
 pub(crate) use run::Tables;
 
 /// A compiled mapping: load it once, apply it to any number of records.
@@ -480,7 +480,7 @@ impl Compiler<'_> {
                     self,
                     format!("contract {} is not JSON: {e}", c.value),
                     "a contract is a JSON Schema (draft 2020-12) file",
-                )
+                );
             }
         };
         match jsonschema::validator_for(&schema) {

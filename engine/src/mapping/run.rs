@@ -176,7 +176,7 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
                 warnings: Vec::new(),
                 drift: Vec::new(),
                 lineage: Vec::new(),
-            }
+            };
         }
         Some(Err(message)) => {
             let error = FieldError {
@@ -246,7 +246,7 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
                     warnings: Vec::new(),
                     drift: Vec::new(),
                     lineage: Vec::new(),
-                }
+                };
             }
             Err(e) => b.errors.push(FieldError {
                 field: "filter".into(),

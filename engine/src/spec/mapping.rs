@@ -1,8 +1,8 @@
 //! The raw mapping file (SPEC §4), decoded from located YAML.
 
-use super::keys::{names, Block, Key, Type};
+use super::keys::{Block, Key, Type, names};
 use super::yaml::{self, Loc, Node, Yaml};
-use super::{get, key_of, Decoder, ExprSrc, Located};
+use super::{Decoder, ExprSrc, Located, get, key_of};
 use crate::diagnostic::SpecCode;
 use crate::mapping::LOOKUP_FORMATS;
 use crate::truth::ON_CONFLICT;
@@ -19,24 +19,52 @@ pub static MAPPING: Block = Block {
     keys: &[
         Key::new("mapping", Type::Text, "The mapping's name, unique in a project; written into dead letters.")
             .required("add a first line such as `mapping: shopify-order-to-erp`"),
-        Key::new("version", Type::Either(&[Type::Text, Type::Number]), "The mapping's version, written into dead letters and lineage."),
+        Key::new(
+            "version",
+            Type::Either(&[Type::Text, Type::Number]),
+            "The mapping's version, written into dead letters and lineage.",
+        ),
         Key::new("description", Type::Text, "What the mapping does, for people."),
         Key::new("key", Type::Expr, "The record's identity (idempotency, duplicates, joins, lineage)."),
         Key::new("filter", Type::Expr, "Records for which this is false are dropped on purpose (and counted)."),
-        Key::new("nulls", Type::Words(&NULLS_WORDS), "`keep` (default): null fields are written; `omit`: they are left out."),
-        Key::new("lookups", Type::Dict(&Type::Block(&LOOKUP)), "Lookup tables by name, used as `lookup(\"name\", key)`."),
+        Key::new(
+            "nulls",
+            Type::Words(&NULLS_WORDS),
+            "`keep` (default): null fields are written; `omit`: they are left out.",
+        ),
+        Key::new(
+            "lookups",
+            Type::Dict(&Type::Block(&LOOKUP)),
+            "Lookup tables by name, used as `lookup(\"name\", key)`.",
+        ),
         Key::new(
             "sources",
             Type::Dict(&Type::Either(&[Type::Expr, Type::Block(&SOURCE)])),
             "The named sources of a multi-source mapping, joined by key; `$name` reads a source's record. Each is its join key expression, or a block with `key:` and `updated_at:`.",
         ),
         Key::new("prefer", PREFER, "Default source precedence for every multi-source field."),
-        Key::new("hooks", Type::Block(&HOOKS), "Rhai hooks: a script with functions callable from expressions, and optional before/after hooks."),
-        Key::new("fields", Type::Dict(&FIELD_VALUE), "The output fields, in output order. A dotted name (`customer.email`) builds a nested object.")
-            .required("add `fields:` with one output field per line, such as `order_id: $.id`"),
-        Key::new("validate", Type::List(&Type::Block(&RULE)), "Rules about the whole output record, checked after the fields."),
+        Key::new(
+            "hooks",
+            Type::Block(&HOOKS),
+            "Rhai hooks: a script with functions callable from expressions, and optional before/after hooks.",
+        ),
+        Key::new(
+            "fields",
+            Type::Dict(&FIELD_VALUE),
+            "The output fields, in output order. A dotted name (`customer.email`) builds a nested object.",
+        )
+        .required("add `fields:` with one output field per line, such as `order_id: $.id`"),
+        Key::new(
+            "validate",
+            Type::List(&Type::Block(&RULE)),
+            "Rules about the whole output record, checked after the fields.",
+        ),
         Key::new("contract", Type::Text, "A JSON Schema file (relative to the mapping) every output must satisfy."),
-        Key::new("tests", Type::List(&Type::Block(&TEST)), "Fixture tests for `mapwright test`: an input (or one per source) and the expected output or error."),
+        Key::new(
+            "tests",
+            Type::List(&Type::Block(&TEST)),
+            "Fixture tests for `mapwright test`: an input (or one per source) and the expected output or error.",
+        ),
     ],
 };
 
@@ -52,7 +80,11 @@ pub static FIELD: Block = Block {
     doc: "An output field in long form: `expr:`, `from:`, `fields:` or `each:`, with options.",
     keys: &[
         Key::new("expr", Type::Expr, "How the value is computed."),
-        Key::new("from", Type::Dict(&Type::Expr), "Multi-source: a candidate expression per source (`{erp: $erp.price, shop: $shop.price}`); the winner is chosen by `prefer:`."),
+        Key::new(
+            "from",
+            Type::Dict(&Type::Expr),
+            "Multi-source: a candidate expression per source (`{erp: $erp.price, shop: $shop.price}`); the winner is chosen by `prefer:`.",
+        ),
         Key::new("default", Type::Any, "A literal used when the value is null."),
         Key::new("when", Type::Expr, "The field is left out of the output when this is false."),
         Key::new("type", Type::Words(TYPE_NAMES), "The value must have this type."),
@@ -63,15 +95,39 @@ pub static FIELD: Block = Block {
         Key::new("max", Type::Bound, "The largest allowed value."),
         Key::new("min_length", Type::Count { min: 0 }, "The fewest characters (or elements) allowed."),
         Key::new("max_length", Type::Count { min: 0 }, "The most characters (or elements) allowed."),
-        Key::new("checks", Type::List(&Type::Block(&CHECK)), "Conditional checks, each with its own message and severity."),
+        Key::new(
+            "checks",
+            Type::List(&Type::Block(&CHECK)),
+            "Conditional checks, each with its own message and severity.",
+        ),
         Key::new("doc", Type::Text, "What the field means; shown by `mapwright doc`."),
         Key::new("omit_null", Type::Bool, "Leave the field out when it is null (overrides `nulls:`)."),
-        Key::new("prefer", PREFER, "Source precedence for this field: the first source with a value wins; sources not listed come after, in `from:` order; `latest`: the newest by `updated_at:` wins."),
-        Key::new("on_conflict", Type::Words(&ON_CONFLICT_WORDS), "When sources disagree: `ignore` (default), `report` (a drift line), `error` (the record fails)."),
+        Key::new(
+            "prefer",
+            PREFER,
+            "Source precedence for this field: the first source with a value wins; sources not listed come after, in `from:` order; `latest`: the newest by `updated_at:` wins.",
+        ),
+        Key::new(
+            "on_conflict",
+            Type::Words(&ON_CONFLICT_WORDS),
+            "When sources disagree: `ignore` (default), `report` (a drift line), `error` (the record fails).",
+        ),
         Key::new("tolerance", Type::NonNegative, "Numbers closer than this do not count as a conflict."),
-        Key::new("updated_at", Type::Dict(&Type::Expr), "For `prefer: latest`: a timestamp expression per source (default: the source's `updated_at:`)."),
-        Key::new("fields", Type::Dict(&FIELD_VALUE), "A nested object (or, with `each:`, the object built per element)."),
-        Key::new("each", Type::Expr, "An array: one output element per element of this list (`it` is the element, `index()` its position)."),
+        Key::new(
+            "updated_at",
+            Type::Dict(&Type::Expr),
+            "For `prefer: latest`: a timestamp expression per source (default: the source's `updated_at:`).",
+        ),
+        Key::new(
+            "fields",
+            Type::Dict(&FIELD_VALUE),
+            "A nested object (or, with `each:`, the object built per element).",
+        ),
+        Key::new(
+            "each",
+            Type::Expr,
+            "An array: one output element per element of this list (`it` is the element, `index()` its position).",
+        ),
         Key::new("where", Type::Expr, "With `each:`: keep only the elements for which this is true."),
     ],
 };
@@ -93,8 +149,7 @@ pub static CHECK: Block = Block {
     ],
 };
 
-const SEVERITY_DOC: &str =
-    "`error` (default): the record fails and goes to the dead letter. `warn`: the record passes; the problem is counted and logged.";
+const SEVERITY_DOC: &str = "`error` (default): the record fails and goes to the dead letter. `warn`: the record passes; the problem is counted and logged.";
 
 /// A `validate:` rule.
 pub static RULE: Block = Block {

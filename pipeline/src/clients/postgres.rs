@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
-use mapwright_engine::spec::Located;
 use mapwright_engine::SourceFile;
+use mapwright_engine::spec::Located;
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::secrets::{self, Scrubber, Secret};

@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mapwright_dsl::Value;
-use mapwright_engine::input::{Format, FORMAT_NAMES};
+use mapwright_engine::SpecCode;
+use mapwright_engine::input::{FORMAT_NAMES, Format};
+use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::Located;
-use mapwright_engine::SpecCode;
 
 use super::encode;
 use crate::decode::{Entries, Pipe};

@@ -15,19 +15,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderMap};
+use axum::http::{HeaderMap, header};
+use mapwright_engine::SpecCode;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::{get, Located};
-use mapwright_engine::SpecCode;
+use mapwright_engine::spec::{Located, get};
 use reqwest::header::{HeaderName, HeaderValue};
 
+use crate::Stop;
 use crate::decode::{Entries, Pipe};
 use crate::delivery::{Delivery, Sent};
 use crate::metrics::Metrics;
 use crate::retry::{self, Retry, Try};
 use crate::secrets::{Scrubber, Secret};
-use crate::Stop;
 
 /// The methods that can carry a record.
 const METHODS: [&str; 3] = ["POST", "PUT", "PATCH"];
@@ -254,11 +254,7 @@ impl HttpSink {
                     } else {
                         format!("HTTP {status}: {excerpt}")
                     });
-                    if retryable(status) {
-                        Try::Again { reason, after }
-                    } else {
-                        Try::Refused(reason)
-                    }
+                    if retryable(status) { Try::Again { reason, after } } else { Try::Refused(reason) }
                 }
                 Err(e) => Try::Again { reason: self.scrub(self.describe(e)), after: None },
             }

@@ -25,11 +25,11 @@ use mapwright_engine::spec::keys::Block;
 use mapwright_engine::spec::yaml::Node;
 use mapwright_engine::{Error, SourceFile, SpecCode};
 
-use crate::decode::{located, Pipe};
+use crate::Stop;
+use crate::decode::{Pipe, located};
 use crate::delivery::{Delivery, Sent};
 use crate::metrics::Metrics;
 use crate::state::State;
-use crate::Stop;
 
 /// The sink kinds, in the order docs list them.
 pub(crate) static KINDS: [&Block; 6] =

@@ -13,16 +13,16 @@
 use async_nats::jetstream::{self, Context};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::{get, Located};
+use mapwright_engine::spec::{Located, get};
 use mapwright_engine::{Diagnostic, SourceFile};
 
+use crate::Stop;
 use crate::clients::nats::{checked_stream, connect, shown_file};
 use crate::decode::{Entries, Pipe};
 use crate::delivery::{Delivery, Sent};
 use crate::metrics::Metrics;
 use crate::retry::{self, Retry, Try};
 use crate::secrets::Secret;
-use crate::Stop;
 
 /// The keys of `kind: nats` (sink).
 pub(crate) static KEYS: Block = Block {

@@ -22,13 +22,14 @@ use std::time::Instant;
 use mapwright_dsl::Value;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
-use mapwright_engine::spec::{get, Located};
+use mapwright_engine::spec::{Located, get};
 use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 use tokio_postgres::{Client, Statement};
 
 use super::Undelivered;
+use crate::Stop;
 use crate::clients::postgres::{
-    describe, lost, quote_ident, quote_table, shown_file, Endpoint, CONNECT_HINT, URL_HINT,
+    CONNECT_HINT, Endpoint, URL_HINT, describe, lost, quote_ident, quote_table, shown_file,
 };
 use crate::decode::{Entries, Pipe};
 use crate::delivery::{Delivery, Sent};
@@ -36,21 +37,33 @@ use crate::metrics::Metrics;
 use crate::retry::{self, Ended, Retry, Tries};
 use crate::secrets::Secret;
 use crate::state::State;
-use crate::Stop;
 
 /// The keys of `kind: postgres`.
 pub(crate) static KEYS: Block = Block {
     name: "sink_postgres",
     doc: "Upsert by key into a PostgreSQL table, one transaction per batch: the record in a JSONB column, or `columns:` filled from output fields of the same names; `create: true` creates a missing table (JSONB form).",
     keys: &[
-        Key::new("url", Type::Text, "`postgres://user:password@host:port/db`; `${NAME}` reads an environment variable at load time.")
-            .required("`url: postgres://user:${PGPASSWORD}@127.0.0.1:5432/erp`"),
-        Key::new("table", Type::Text, "The table to upsert into (`schema.table` allowed).").required("the table to upsert into: `table: sales_orders`"),
+        Key::new(
+            "url",
+            Type::Text,
+            "`postgres://user:password@host:port/db`; `${NAME}` reads an environment variable at load time.",
+        )
+        .required("`url: postgres://user:${PGPASSWORD}@127.0.0.1:5432/erp`"),
+        Key::new("table", Type::Text, "The table to upsert into (`schema.table` allowed).")
+            .required("the table to upsert into: `table: sales_orders`"),
         Key::new("key", Type::Text, "The key column (default `key`); it holds the record key and must be unique."),
-        Key::new("columns", Type::List(&Type::Text), "Output fields written to columns of the same names; without it, the JSONB form."),
+        Key::new(
+            "columns",
+            Type::List(&Type::Text),
+            "Output fields written to columns of the same names; without it, the JSONB form.",
+        ),
         Key::new("document", Type::Text, "The JSONB column of the JSONB form (default `doc`)."),
         Key::new("create", Type::Bool, "Create the table (JSONB form) when it is missing."),
-        Key::new("retry", Type::Block(&retry::KEYS), "Retries of a batch that fails (a lost connection, a server restarting)."),
+        Key::new(
+            "retry",
+            Type::Block(&retry::KEYS),
+            "Retries of a batch that fails (a lost connection, a server restarting).",
+        ),
     ],
 };
 
@@ -227,7 +240,9 @@ impl PgSink {
         if !unique {
             return Err(bad(
                 key_loc,
-                format!("the key column `{key}` of table {name} has no unique index (not deferrable), which an upsert needs"),
+                format!(
+                    "the key column `{key}` of table {name} has no unique index (not deferrable), which an upsert needs"
+                ),
                 &format!("make it the primary key, or run CREATE UNIQUE INDEX ON {table} ({})", quote_ident(key)),
             ));
         }
@@ -319,11 +334,7 @@ async fn write(
 }
 
 fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
+    if n == 1 { "" } else { "s" }
 }
 
 async fn table_oid(client: &Client, table: &str) -> Result<Option<u32>, tokio_postgres::Error> {

@@ -3,11 +3,11 @@
 use std::io::Write;
 
 use mapwright_dsl::Value;
-use mapwright_engine::input::{Format, FORMAT_NAMES};
+use mapwright_engine::SpecCode;
+use mapwright_engine::input::{FORMAT_NAMES, Format};
 use mapwright_engine::spec::get;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::SpecCode;
 
 use super::encode;
 use crate::decode::{Entries, Pipe};

@@ -16,26 +16,31 @@ use std::time::{Duration, SystemTime};
 
 use mapwright_dsl::Projection;
 use mapwright_engine::input::{self, Format, Source};
+use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::Located;
 use tokio::sync::mpsc::Sender;
 
-use super::{send_all, unreadable, Batch, Commit, FORMAT};
-use crate::decode::{Entries, Pipe};
+use super::{Batch, Commit, FORMAT, send_all, unreadable};
 use crate::Stop;
+use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: dir`.
 pub(crate) static KEYS: Block = Block {
     name: "source_dir",
     doc: "A drop folder: a file unchanged for `settle` is read once, then moved to `done/`, or to `failed/` if any record failed; hidden and `.tmp`/`.part` files are skipped, so writing under a temporary name and renaming is always safe.",
     keys: &[
-        Key::new("path", Type::Text, "The folder, relative to the pipeline file.").required("the drop folder to watch: `path: inbox/`"),
+        Key::new("path", Type::Text, "The folder, relative to the pipeline file.")
+            .required("the drop folder to watch: `path: inbox/`"),
         FORMAT,
         Key::new("done", Type::Text, "Where finished files go (default `<path>/done`)."),
         Key::new("failed", Type::Text, "Where files with a failed record go (default `<path>/failed`)."),
         Key::new("poll", Type::Duration, "How often to look for new files (default 1s)."),
-        Key::new("settle", Type::Duration, "How long a dropped file must stay unchanged before it is read (default 1s)."),
+        Key::new(
+            "settle",
+            Type::Duration,
+            "How long a dropped file must stay unchanged before it is read (default 1s).",
+        ),
     ],
 };
 

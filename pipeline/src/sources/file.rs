@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mapwright_dsl::Projection;
+use mapwright_engine::SpecCode;
 use mapwright_engine::input::{self, Format, Source};
+use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::Located;
-use mapwright_engine::SpecCode;
 use tokio::sync::mpsc::Sender;
 
-use super::{send_all, Batch, Commit, FORMAT};
-use crate::decode::{located, Entries, Pipe};
+use super::{Batch, Commit, FORMAT, send_all};
 use crate::Stop;
+use crate::decode::{Entries, Pipe, located};
 
 /// The keys of `kind: file`.
 pub(crate) static KEYS: Block = Block {

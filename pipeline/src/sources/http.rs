@@ -12,32 +12,37 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use mapwright_engine::SpecCode;
 use mapwright_engine::input::{self, Source};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::{get, Located};
-use mapwright_engine::SpecCode;
+use mapwright_engine::spec::{Located, get};
 use sha2::Sha256;
 
+use crate::Stop;
 use crate::decode::{Entries, Pipe};
 use crate::metrics::Metrics;
 use crate::secrets::Secret;
 use crate::state::{State, StateError};
-use crate::Stop;
 
 /// The keys of `kind: http`.
 pub(crate) static KEYS: Block = Block {
     name: "source_http",
     doc: "A webhook endpoint: POST a JSON object, an array or JSON Lines; `200 {\"accepted\": n, \"id\": …}` once stored, 401 bad signature, 413 too large, 400 unparsable (with the place), 404 another path, 405 another method.",
     keys: &[
-        Key::new("listen", Type::Text, "Address to listen on, `host:port`.").required("the address to listen on: `listen: 127.0.0.1:8088`"),
+        Key::new("listen", Type::Text, "Address to listen on, `host:port`.")
+            .required("the address to listen on: `listen: 127.0.0.1:8088`"),
         Key::new("path", Type::Text, "The URL path served (default `/`)."),
         Key::new("verify", Type::Block(&VERIFY), "Signature check of each request (Shopify's scheme)."),
-        Key::new("max_body", Type::Size, "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413 (default 10MiB)."),
+        Key::new(
+            "max_body",
+            Type::Size,
+            "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413 (default 10MiB).",
+        ),
     ],
 };
 

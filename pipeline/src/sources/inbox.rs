@@ -10,9 +10,9 @@ use std::time::Duration;
 use mapwright_engine::input::{self, InputRecord, Source};
 use tokio::sync::mpsc::Sender;
 
-use super::{unreadable, Batch, Commit};
-use crate::state::State;
+use super::{Batch, Commit, unreadable};
 use crate::Stop;
+use crate::state::State;
 
 /// Payloads read from the inbox at a time.
 const READ_AT_ONCE: usize = 64;

@@ -23,13 +23,13 @@ pub(crate) mod stdin;
 
 use std::path::PathBuf;
 
-use mapwright_engine::input::{InputRecord, FORMAT_NAMES};
+use mapwright_engine::input::{FORMAT_NAMES, InputRecord};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use tokio::sync::mpsc::Sender;
 
-use crate::decode::Pipe;
 use crate::Stop;
+use crate::decode::Pipe;
 
 /// The source kinds, in the order docs list them.
 pub(crate) static KINDS: [&Block; 6] =

@@ -20,20 +20,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull};
 use futures_util::StreamExt;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
-use mapwright_engine::spec::{get, Located};
+use mapwright_engine::spec::{Located, get};
 use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 
 use super::inbox;
-use crate::clients::nats::{checked_stream, connect, shown_file, CONNECT_HINT};
+use crate::Stop;
+use crate::clients::nats::{CONNECT_HINT, checked_stream, connect, shown_file};
 use crate::decode::{Entries, Pipe};
 use crate::metrics::Metrics;
 use crate::secrets::Secret;
 use crate::state::State;
-use crate::Stop;
 
 /// The keys of `kind: nats` (source).
 pub(crate) static KEYS: Block = Block {

@@ -26,27 +26,36 @@ use mapwright_dsl::Value;
 use mapwright_engine::input::InputRecord;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
-use mapwright_engine::spec::{get, Located};
+use mapwright_engine::spec::{Located, get};
 use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 use tokio::sync::mpsc::Sender;
 use tokio_postgres::{Client, Statement};
 
 use super::{Batch, Commit};
-use crate::clients::postgres::{describe, lost, quote_ident, shown_file, Endpoint, CONNECT_HINT, URL_HINT};
+use crate::Stop;
+use crate::clients::postgres::{CONNECT_HINT, Endpoint, URL_HINT, describe, lost, quote_ident, shown_file};
 use crate::decode::{Entries, Pipe};
 use crate::secrets::Secret;
-use crate::Stop;
 
 /// The keys of `kind: postgres`.
 pub(crate) static KEYS: Block = Block {
     name: "source_postgres",
     doc: "Rows of a PostgreSQL query past the last value of an increasing `cursor` column, in cursor order, polled; the cursor is kept in the state store and moves only once a batch is delivered.",
     keys: &[
-        Key::new("url", Type::Text, "`postgres://user:password@host:port/db`; `${NAME}` reads an environment variable at load time.")
-            .required("`url: postgres://user:${PGPASSWORD}@127.0.0.1:5432/shop`"),
-        Key::new("query", Type::Text, "The SQL query whose rows are the records.").required("the rows to read: `query: SELECT * FROM orders`"),
-        Key::new("cursor", Type::Text, "An increasing column of the query; only rows past the last value seen are read.")
-            .required("an increasing column of the query, so each row is read once: `cursor: updated_at`"),
+        Key::new(
+            "url",
+            Type::Text,
+            "`postgres://user:password@host:port/db`; `${NAME}` reads an environment variable at load time.",
+        )
+        .required("`url: postgres://user:${PGPASSWORD}@127.0.0.1:5432/shop`"),
+        Key::new("query", Type::Text, "The SQL query whose rows are the records.")
+            .required("the rows to read: `query: SELECT * FROM orders`"),
+        Key::new(
+            "cursor",
+            Type::Text,
+            "An increasing column of the query; only rows past the last value seen are read.",
+        )
+        .required("an increasing column of the query, so each row is read once: `cursor: updated_at`"),
         Key::new("poll", Type::Duration, "How often to ask for new rows (default 1s)."),
         Key::new("batch", Type::Count { min: 1 }, "Rows per query (default 500)."),
     ],

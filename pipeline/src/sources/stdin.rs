@@ -8,9 +8,9 @@ use mapwright_engine::input::{self, Format, Source};
 use mapwright_engine::spec::keys::Block;
 use tokio::sync::mpsc::Sender;
 
-use super::{send_all, Batch, Commit, FORMAT};
-use crate::decode::{Entries, Pipe};
+use super::{Batch, Commit, FORMAT, send_all};
 use crate::Stop;
+use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: stdin`.
 pub(crate) static KEYS: Block = Block {

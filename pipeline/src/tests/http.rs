@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use mapwright_engine::spec::Located;
 use mapwright_engine::Value;
+use mapwright_engine::spec::Located;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::retry::Retry;
 use crate::secrets::Secret;
 use crate::sinks::http::{HttpSink, HttpSinkSpec};
-use crate::sources::http::{serve, HmacVerify, HttpSourceSpec};
+use crate::sources::http::{HmacVerify, HttpSourceSpec, serve};
 use crate::state::State;
 use crate::{Stop, StopHandle};
 

@@ -8,10 +8,10 @@ use mapwright_dsl::Number;
 use mapwright_engine::{Diagnostic, SourceFile, Value};
 
 use super::pg_server::PgServer;
-use crate::sinks::postgres::{PgSink, PgSinkSpec};
 use crate::sinks::SinkSpec;
-use crate::sources::postgres::{PgSource, PgSourceSpec};
+use crate::sinks::postgres::{PgSink, PgSinkSpec};
 use crate::sources::SourceSpec;
+use crate::sources::postgres::{PgSource, PgSourceSpec};
 use crate::spec::PipelineSpec;
 
 const PASSWORD: &str = "hunter2-s3cret";
