@@ -248,7 +248,7 @@ fn overflow_is_an_error_not_a_wrong_number() {
 fn overflow_fails_the_record_with_the_field_named() {
     let mapping = Mapping::from_yaml("mapping: o\nfields:\n  total: $.n * $.n\n", "o.yaml").unwrap();
     let record = Value::from_json(r#"{"n": 79228162514264337593543950335}"#).unwrap();
-    match mapping.apply_value(&record) {
+    match mapping.apply(&record) {
         Outcome::Failed(errors) => {
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].field, "total");
@@ -340,7 +340,7 @@ fn timestamps_in_a_mapping_are_written_as_utc() {
     )
     .unwrap();
     let record = Value::from_json(r#"{"at": "2026-03-01T10:15:00.000-05:00", "day": "2026-03-01"}"#).unwrap();
-    match mapping.apply_value(&record) {
+    match mapping.apply(&record) {
         Outcome::Mapped(v) => {
             assert_eq!(v.to_json(), r#"{"at":"2026-03-01T15:15:00Z","day":"2026-03-01T00:00:00Z","later":true}"#);
             assert!(matches!(v.get("at"), Some(Value::Timestamp(_))), "an instant, not text: {v:?}");

@@ -65,7 +65,7 @@ fn inputs() {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         // Relative to the package root (the test's working directory), so
         // paths in messages are the same on every machine.
-        let base = std::path::Path::new("tests/inputs");
+        let base = Path::new("tests/inputs");
         let (yaml, input) = split(&text);
         let compiled = Mapping::from_yaml_in(yaml, &name, base);
         let rendered = if name.starts_with("err_") {

@@ -68,7 +68,13 @@ fn the_scaffold_validates_against_the_schema() {
     let (_, schema, _) = run(p.path(), &["schema", "mapping"]);
     let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let doc = to_json(&mapwright_engine::spec::yaml::parse(&yaml).unwrap());
+    let doc = to_json(
+        &mapwright_engine::spec::yaml::parse_file(&mapwright_engine::diagnostic::SourceFile::new(
+            "new.yaml",
+            yaml.as_str(),
+        ))
+        .unwrap(),
+    );
     let problems: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
     assert!(problems.is_empty(), "{problems:#?}");
 }

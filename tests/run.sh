@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace (the README's test command; .ci/run calls
 # it). Installs what the tests need when it is missing (a fresh Debian
-# machine: PostgreSQL and nats-server), then runs `cargo test --workspace`.
+# machine: PostgreSQL and nats-server), checks the formatting and the lints
+# (`cargo fmt --check`, `cargo clippy … -D warnings`), runs the engine's own
+# tests once more without its optional features (hooks, contracts), then
+# `cargo test --workspace`. Extra arguments go to that last command.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -49,4 +52,8 @@ if [ -n "$missing" ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y $missing
 fi
 
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p mapwright-engine --no-default-features --all-targets -- -D warnings
+cargo test -p mapwright-engine --no-default-features --lib
 exec cargo test --workspace "$@"

@@ -48,7 +48,10 @@ fn to_json(node: &Node) -> Json {
 }
 
 fn yaml_json(text: &str, name: &str) -> Json {
-    to_json(&yaml::parse(text).unwrap_or_else(|e| panic!("{name}: {e}")))
+    to_json(
+        &yaml::parse_file(&mapwright_engine::diagnostic::SourceFile::new(name, text))
+            .unwrap_or_else(|e| panic!("{name}: {e}")),
+    )
 }
 
 /// Problems a validator finds, one line each.

@@ -57,11 +57,11 @@ fn bench_map(c: &mut Criterion) {
     let mapping = load();
     let one = orders(1).remove(0);
     let record = Value::from_json(&one).expect("order parses");
-    assert!(matches!(mapping.apply_value(&record), Outcome::Mapped(_)), "the first order maps");
+    assert!(matches!(mapping.apply(&record), Outcome::Mapped(_)), "the first order maps");
 
     let mut g = c.benchmark_group("map");
     g.bench_function("load_mapping", |b| b.iter(load));
-    g.bench_function("apply_one_record", |b| b.iter(|| mapping.apply_value(black_box(&record))));
+    g.bench_function("apply_one_record", |b| b.iter(|| mapping.apply(black_box(&record))));
 
     let batch = orders(BATCH);
     let mut out = String::new();

@@ -4,11 +4,11 @@
 //! byte range of the offending text and a hint. Rendering goes through
 //! miette's graphical handler, so the user sees the source line with a
 //! caret under the problem. Expression errors from the DSL arrive with spans
-//! relative to the expression text; [`ExprPlace`] maps them back into the
+//! relative to the expression text; `ExprPlace` maps them back into the
 //! YAML file, through quotes, escapes and block indentation.
 //!
 //! Codes: `E01xx` come from the expression language
-//! ([`mapwright_dsl::Code`]); `E02xx` are the mapping file's, listed in
+//! ([`mapwright_dsl::Code`]); `E02xx` are the spec files', listed in
 //! [`SpecCode`]. Codes are never reused.
 
 use std::fmt;
@@ -18,7 +18,14 @@ use mapwright_dsl::CompileError;
 
 use crate::spec::yaml::Loc;
 
-/// Stable codes of spec-file problems.
+/// Stable codes of spec-file problems, one per kind of problem, never
+/// reused.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SpecCode;
+///
+/// assert_eq!(SpecCode::UnknownKey.as_str(), "E0202");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SpecCode {
@@ -30,7 +37,7 @@ pub enum SpecCode {
     MissingKey,
     /// E0204: a value of the wrong shape (a list where a mapping belongs…).
     WrongType,
-    /// E0205: a key that a later version will support.
+    /// E0205: a key this build does not support (a feature compiled out).
     NotSupported,
     /// E0206: a file that cannot be read.
     MissingFile,
@@ -56,6 +63,10 @@ pub enum SpecCode {
 
 impl SpecCode {
     /// The code as printed: `E0202`.
+    ///
+    /// ```
+    /// assert_eq!(mapwright_engine::diagnostic::SpecCode::MissingEnv.as_str(), "E0210");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SpecCode::YamlSyntax => "E0201",
@@ -78,7 +89,15 @@ impl SpecCode {
 }
 
 /// A source file: its display name and text, shared by its diagnostics.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+///
+/// let file = SourceFile::new("orders.yaml", "mapping: orders\nfields:\n");
+/// assert_eq!(&*file.name, "orders.yaml");
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SourceFile {
     /// The name shown to the user (the path as given).
     pub name: Arc<str>,
@@ -88,11 +107,22 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// A file with `name` and `text`.
+    ///
+    /// ```
+    /// let file = mapwright_engine::diagnostic::SourceFile::new("m.yaml", "mapping: m\n");
+    /// assert_eq!(&*file.text, "mapping: m\n");
+    /// ```
     pub fn new(name: impl Into<Arc<str>>, text: impl Into<Arc<str>>) -> SourceFile {
         SourceFile { name: name.into(), text: text.into() }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
+    ///
+    /// ```
+    /// let file = mapwright_engine::diagnostic::SourceFile::new("m.yaml", "a: 1\nprix: é1\n");
+    /// assert_eq!(file.line_col(0), (1, 1));
+    /// assert_eq!(file.line_col(13), (2, 8), "columns count characters, not bytes");
+    /// ```
     pub fn line_col(&self, offset: usize) -> (u32, u32) {
         let mut off = offset.min(self.text.len());
         while off > 0 && !self.text.is_char_boundary(off) {
@@ -105,8 +135,20 @@ impl SourceFile {
     }
 }
 
-/// One problem in a spec file.
+/// One problem in a spec file: a stable code, the place, what is wrong
+/// and what to do.
+///
+/// ```
+/// use mapwright_engine::Mapping;
+///
+/// let err = Mapping::from_yaml("mapping: m\nfields:\n  email: lowr($.email)\n", "m.yaml").unwrap_err();
+/// let d = &err.diagnostics()[0];
+/// assert_eq!((d.code, d.line, d.column), ("E0102", 3, 10));
+/// assert_eq!(d.hint.as_deref(), Some("did you mean `lower`?"));
+/// assert_eq!(d.to_string(), "m.yaml:3:10: error[E0102]: unknown function `lowr` (hint: did you mean `lower`?)");
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// The stable code (`E0202`).
     pub code: &'static str,
@@ -130,6 +172,15 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic at a byte range of `file`.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::SourceFile;
+    /// use mapwright_engine::Diagnostic;
+    ///
+    /// let file = SourceFile::new("p.yaml", "pipeline: p\nsink: { kind: htp }\n");
+    /// let d = Diagnostic::at(&file, "E0209", 26, 3, "unknown sink kind `htp`");
+    /// assert_eq!((d.line, d.column), (2, 15));
+    /// ```
     pub fn at(
         file: &SourceFile,
         code: &'static str,
@@ -151,35 +202,82 @@ impl Diagnostic {
         }
     }
 
-    /// A spec diagnostic at a YAML location.
+    /// A spec diagnostic at a YAML location, with the code's text.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::{SourceFile, SpecCode};
+    /// use mapwright_engine::spec::yaml::Loc;
+    /// use mapwright_engine::Diagnostic;
+    ///
+    /// let file = SourceFile::new("p.yaml", "pipeline: p\n");
+    /// let d = Diagnostic::spec(&file, SpecCode::MissingKey, Loc::in_file(&file, 0, 8), "`mapping:` is missing");
+    /// assert_eq!(d.code, "E0203");
+    /// ```
     pub fn spec(file: &SourceFile, code: SpecCode, loc: Loc, message: impl Into<String>) -> Diagnostic {
         let len = if loc.len > 0 { loc.len } else { token_len(&file.text, loc.offset) };
         Diagnostic::at(file, code.as_str(), loc.offset, len, message)
     }
 
     /// A diagnostic for the whole file (no place inside it).
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::{SourceFile, SpecCode};
+    ///
+    /// let d = mapwright_engine::Diagnostic::file_level(&SourceFile::new("m.yaml", ""), SpecCode::MissingKey, "empty file");
+    /// assert_eq!((d.line, d.column), (1, 1));
+    /// ```
     pub fn file_level(file: &SourceFile, code: SpecCode, message: impl Into<String>) -> Diagnostic {
         Diagnostic::at(file, code.as_str(), 0, 0, message)
     }
 
-    /// Adds a hint.
+    /// Adds a hint: what to do about it.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::{SourceFile, SpecCode};
+    ///
+    /// let d = mapwright_engine::Diagnostic::file_level(&SourceFile::new("m.yaml", ""), SpecCode::MissingKey, "no name")
+    ///     .with_hint("add `mapping: orders`");
+    /// assert_eq!(d.hint.as_deref(), Some("add `mapping: orders`"));
+    /// ```
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
         self.hint = Some(hint.into());
         self
     }
 
-    /// Adds a label under the caret.
+    /// Adds a label under the caret (default: "here").
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::{SourceFile, SpecCode};
+    /// use mapwright_engine::spec::yaml::Loc;
+    ///
+    /// let file = SourceFile::new("m.yaml", "a: b\n");
+    /// let d = mapwright_engine::Diagnostic::spec(&file, SpecCode::BadValue, Loc::in_file(&file, 3, 1), "bad").with_label("this value");
+    /// assert!(d.render().contains("this value"));
+    /// ```
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
         self
     }
 
     /// Renders the diagnostic with the source line and a caret, without colour.
+    ///
+    /// ```
+    /// let err = mapwright_engine::Mapping::from_yaml("mapping: m\nfields:\n  a: $.a +\n", "m.yaml").unwrap_err();
+    /// let text = err.diagnostics()[0].render();
+    /// assert!(text.contains("m.yaml:3:") && text.contains("a: $.a +"), "{text}");
+    /// ```
     pub fn render(&self) -> String {
         self.render_with(false)
     }
 
     /// Renders the diagnostic, with ANSI colours when `color` is true.
+    ///
+    /// ```
+    /// let err = mapwright_engine::Mapping::from_yaml("mapping: m\nfields:\n  a: $.a +\n", "m.yaml").unwrap_err();
+    /// let d = &err.diagnostics()[0];
+    /// assert!(d.render_with(true).contains('\u{1b}'));
+    /// assert!(!d.render_with(false).contains('\u{1b}'));
+    /// ```
     pub fn render_with(&self, color: bool) -> String {
         let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
         let handler =
@@ -267,7 +365,7 @@ impl miette::SourceCode for SourceFile {
 /// Where an expression sits in its YAML file, to map expression spans to
 /// file positions.
 #[derive(Clone, Debug)]
-pub struct ExprPlace {
+pub(crate) struct ExprPlace {
     /// The YAML scalar's location.
     pub loc: Loc,
     /// File byte offset of each character of the expression text, plus one
@@ -323,11 +421,23 @@ impl ExprPlace {
 }
 
 /// All the problems found while loading a spec file.
+///
+/// ```
+/// let err = mapwright_engine::Mapping::from_yaml("mapping: m\nfields:\n  a: uper($.a)\n  b: lowr($.b)\n", "m.yaml").unwrap_err();
+/// let mapwright_engine::Error::Spec(all) = &err else { panic!() };
+/// assert_eq!(all.0.len(), 2, "every problem in one run");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
     /// Renders every diagnostic, separated by blank lines.
+    ///
+    /// ```
+    /// let err = mapwright_engine::Mapping::from_yaml("mapping: m\nfields:\n  a: uper($.a)\n  b: lowr($.b)\n", "m.yaml").unwrap_err();
+    /// let mapwright_engine::Error::Spec(all) = &err else { panic!() };
+    /// assert_eq!(all.render(false).matches("m.yaml:").count(), 2);
+    /// ```
     pub fn render(&self, color: bool) -> String {
         self.0.iter().map(|d| d.render_with(color)).collect::<Vec<_>>().join("\n")
     }

@@ -1,4 +1,15 @@
-//! Reading records from files and standard input.
+//! Reading records from files, standard input and bytes in memory.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mapwright_engine::input::{open, Source};
+//!
+//! let body = Source::Bytes { name: "http#1".into(), bytes: Arc::from(&b"{\"id\": 1}\n{\"id\": }\n"[..]) };
+//! let records: Vec<_> = open(&body, None, None)?.collect();
+//! assert_eq!(records[0].origin, "http#1:1");
+//! assert!(records[1].value.is_err(), "a bad line is a bad record, and reading goes on");
+//! # Ok::<(), mapwright_engine::Error>(())
+//! ```
 //!
 //! Formats follow the extension or an explicit choice: `json` (one record
 //! or an array), `jsonl` (one record per line, streamed in constant memory),
@@ -17,11 +28,23 @@ use mapwright_dsl::{Map, Projection, Str, Value};
 
 use crate::Error;
 
-/// Largest single record accepted (a guard against unbounded buffering).
+/// Largest single record accepted (a guard against unbounded buffering):
+/// a longer line is one bad record.
+///
+/// ```
+/// assert_eq!(mapwright_engine::input::MAX_RECORD_BYTES, 64 << 20);
+/// ```
 pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 /// Input and output file formats.
+///
+/// ```
+/// use mapwright_engine::input::Format;
+///
+/// assert_eq!(Format::from_path(std::path::Path::new("orders.ndjson")), Some(Format::Jsonl));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// One JSON value: an object (one record) or an array of records.
     Json,
@@ -35,12 +58,26 @@ pub enum Format {
 
 impl Format {
     /// The format named by a file's extension.
+    ///
+    /// ```
+    /// use mapwright_engine::input::Format;
+    ///
+    /// assert_eq!(Format::from_path(std::path::Path::new("in/ORDERS.CSV")), Some(Format::Csv));
+    /// assert_eq!(Format::from_path(std::path::Path::new("orders")), None);
+    /// ```
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
         Format::parse(&ext)
     }
 
     /// Parses a format name (`json`, `jsonl`/`ndjson`, `csv`, `yaml`/`yml`).
+    ///
+    /// ```
+    /// use mapwright_engine::input::Format;
+    ///
+    /// assert_eq!(Format::parse("yml"), Some(Format::Yaml));
+    /// assert_eq!(Format::parse("xml"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Format> {
         crate::spec::keys::word(&FORMATS, name)
     }
@@ -48,6 +85,10 @@ impl Format {
 
 /// Format names (the words of `format:` and of extensions) and the formats
 /// they stand for.
+///
+/// ```
+/// assert!(mapwright_engine::input::FORMATS.iter().any(|(name, _)| *name == "ndjson"));
+/// ```
 pub const FORMATS: [(&str, Format); 6] = [
     ("json", Format::Json),
     ("jsonl", Format::Jsonl),
@@ -58,10 +99,20 @@ pub const FORMATS: [(&str, Format); 6] = [
 ];
 
 /// The words of [`FORMATS`].
+///
+/// ```
+/// assert_eq!(mapwright_engine::input::FORMAT_NAMES[0], "json");
+/// ```
 pub const FORMAT_NAMES: [&str; 6] = crate::spec::keys::names(&FORMATS);
 
-/// A record that could not be read.
+/// A record that could not be read: why, and its raw text.
+///
+/// ```
+/// let bad = mapwright_engine::input::BadInput::new("orders.jsonl:2:9: invalid JSON", "{\"id\": }");
+/// assert_eq!(bad.raw, "{\"id\": }");
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BadInput {
     /// Why, with the place (`orders.jsonl:17:5: …`).
     pub message: String,
@@ -70,7 +121,17 @@ pub struct BadInput {
 }
 
 /// One record read from an input.
+///
+/// ```
+/// use mapwright_engine::input::{open, Source};
+///
+/// let csv = Source::Bytes { name: "items".into(), bytes: std::sync::Arc::from(&b"[{\"sku\": \"A\"}]"[..]) };
+/// let first = open(&csv, None, None)?.next().unwrap();
+/// assert_eq!((first.origin.as_str(), first.value.unwrap().to_json()), ("items[0]", r#"{"sku":"A"}"#.to_string()));
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct InputRecord {
     /// The record, or why it could not be read.
     pub value: Result<Value, BadInput>,
@@ -82,9 +143,59 @@ pub struct InputRecord {
     pub raw: Option<String>,
 }
 
+impl BadInput {
+    /// A record that could not be read because of `message`, with its raw
+    /// text.
+    ///
+    /// ```
+    /// let bad = mapwright_engine::input::BadInput::new("line 3: not JSON", "{oops");
+    /// assert_eq!(bad.message, "line 3: not JSON");
+    /// ```
+    pub fn new(message: impl Into<String>, raw: impl Into<String>) -> BadInput {
+        BadInput { message: message.into(), raw: raw.into() }
+    }
+}
+
 impl InputRecord {
+    /// A record read whole from `origin` (`orders@17`).
+    ///
+    /// ```
+    /// use mapwright_engine::{input::InputRecord, Value};
+    ///
+    /// let r = InputRecord::new(Value::from_json(r#"{"id": 1}"#).unwrap(), "orders@1");
+    /// assert_eq!(r.full(), Some(Value::from_json(r#"{"id": 1}"#).unwrap()));
+    /// ```
+    pub fn new(value: Value, origin: impl Into<String>) -> InputRecord {
+        InputRecord { value: Ok(value), origin: origin.into(), raw: None }
+    }
+
+    /// Input from `origin` that is not a record at all (an unknown
+    /// extension, a body that is not JSON): one bad record carrying
+    /// `message` to the dead letter.
+    ///
+    /// ```
+    /// let r = mapwright_engine::input::InputRecord::unreadable("inbox#7", "not JSON");
+    /// assert_eq!(r.value.unwrap_err().message, "not JSON");
+    /// ```
+    pub fn unreadable(origin: impl Into<String>, message: impl Into<String>) -> InputRecord {
+        InputRecord { value: Err(BadInput::new(message, "")), origin: origin.into(), raw: None }
+    }
+
     /// The complete record: the value itself, or the raw text parsed in
     /// full when the value was projected.
+    ///
+    /// ```
+    /// use mapwright_engine::input::{open, Source};
+    /// use mapwright_engine::Mapping;
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nfields:\n  id: $.id\n", "m.yaml")?;
+    /// let line = Source::Bytes { name: "in".into(), bytes: std::sync::Arc::from(&b"{\"id\": 1, \"note\": \"x\"}\n"[..]) };
+    /// let projection = m.projection().cloned().map(std::sync::Arc::new);
+    /// let record = open(&line, None, projection)?.next().unwrap();
+    /// assert_eq!(record.value.as_ref().unwrap().to_json(), r#"{"id":1}"#, "only what the mapping reads");
+    /// assert_eq!(record.full().unwrap().to_json(), r#"{"id":1,"note":"x"}"#, "the whole record, for a dead letter");
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn full(&self) -> Option<Value> {
         match (&self.raw, &self.value) {
             (Some(raw), Ok(_)) => Value::from_json(raw).ok(),
@@ -95,7 +206,15 @@ impl InputRecord {
 }
 
 /// Where to read records from.
+///
+/// ```
+/// use mapwright_engine::input::{open, Source};
+///
+/// let err = open(&Source::File("no/such/orders.jsonl".into()), None, None).err().unwrap();
+/// assert!(err.to_string().starts_with("no/such/orders.jsonl: "));
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Source {
     /// A file.
     File(PathBuf),
@@ -125,6 +244,15 @@ impl Source {
 /// Opens an input: an iterator of records. Fails only when the input
 /// cannot be opened at all. With a `projection`, JSON Lines records are
 /// built only along the projected paths (see [`InputRecord::raw`]).
+///
+/// ```
+/// use mapwright_engine::input::{open, Format, Source};
+///
+/// let csv = Source::Bytes { name: "items".into(), bytes: std::sync::Arc::from(&b"sku,qty\nA,2\n"[..]) };
+/// let rows: Vec<_> = open(&csv, Some(Format::Csv), None)?.map(|r| r.value.unwrap().to_json()).collect();
+/// assert_eq!(rows, [r#"{"sku":"A","qty":"2"}"#], "CSV values stay text");
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 pub fn open(
     source: &Source,
     format: Option<Format>,

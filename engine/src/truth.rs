@@ -1,5 +1,6 @@
-//! Source of truth: joining records from several systems by key, and
-//! choosing, per field, which system's value wins (SPEC §4 multi-source).
+//! Source of truth: choosing, per field of a multi-source mapping, which
+//! system's value wins, and what a disagreement does (README "Several
+//! systems, one record"). Grouping the records by key is `join.rs`.
 //!
 //! A field with `from:` has one candidate expression per source. Null
 //! candidates (a missing system, a missing field) never win and never
@@ -9,17 +10,11 @@
 //! precedence order). Candidates that disagree with the winner (beyond
 //! `tolerance:` for numbers) are a conflict: reported to the drift output,
 //! failing the record, or ignored, as `on_conflict:` says.
-//!
-//! The [`Joiner`] groups records of all sources by their join key. It
-//! holds one (projected) record per source per distinct key, so its memory
-//! is proportional to the number of distinct keys times the projected
-//! record size — not to the size of the inputs.
-
-use std::collections::HashMap;
 
 use mapwright_dsl::jiff::Timestamp;
 use mapwright_dsl::{Ctx, Decimal, EvalError, Number, Program, Value};
 
+use crate::FieldError;
 use crate::mapping::Mapping;
 
 /// What to do when sources disagree.
@@ -60,6 +55,14 @@ pub(crate) struct Resolved {
     pub fallback: bool,
 }
 
+/// What a disagreement of the candidates comes to.
+pub(crate) enum Conflict {
+    /// `on_conflict: report`: a drift line.
+    Drift(Drift),
+    /// `on_conflict: error`: the field fails.
+    Error(FieldError),
+}
+
 /// A failure while resolving: the expression and the error.
 pub(crate) struct RuleError {
     pub expr: String,
@@ -67,6 +70,37 @@ pub(crate) struct RuleError {
 }
 
 impl TruthRule {
+    /// What the disagreement found by [`TruthRule::resolve`] comes to, as
+    /// `on_conflict:` says: nothing (`ignore`, or no disagreement), a drift
+    /// line naming every source's value and the winner (`report`), or an
+    /// error of `field` (`error`). `name` gives a source's name.
+    pub fn conflict<'n>(&self, r: &Resolved, name: impl Fn(usize) -> &'n str, field: &str) -> Option<Conflict> {
+        let (Some(values), Some(w)) = (&r.conflict, r.winner) else {
+            return None;
+        };
+        let named: Vec<(String, Value)> = values.iter().map(|(s, v)| (name(*s).to_string(), v.clone())).collect();
+        match self.on_conflict {
+            OnConflict::Ignore => None,
+            OnConflict::Report => Some(Conflict::Drift(Drift {
+                field: field.to_string(),
+                values: named,
+                winner: name(self.candidates[w].0).to_string(),
+            })),
+            OnConflict::Error => {
+                let expr =
+                    self.candidates.iter().map(|(s, p)| format!("{}: {}", name(*s), p.text())).collect::<Vec<_>>();
+                let values = named.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>();
+                Some(Conflict::Error(FieldError::new(
+                    field,
+                    format!("from: {{ {} }}", expr.join(", ")),
+                    format!("sources disagree: {}", values.join(", ")),
+                    Some(r.value.clone()),
+                )))
+            }
+        }
+    }
+
+    /// Evaluates every candidate and picks the winner.
     pub fn resolve(&self, ctx: &Ctx) -> Result<Resolved, RuleError> {
         let mut values = Vec::with_capacity(self.candidates.len());
         for (_, p) in &self.candidates {
@@ -138,8 +172,23 @@ impl TruthRule {
     }
 }
 
-/// One disagreement between sources, for the drift report.
+/// One disagreement between sources, for the drift report (fields with
+/// `on_conflict: report`).
+///
+/// ```
+/// use mapwright_engine::{Mapping, Value};
+///
+/// let m = Mapping::from_yaml(
+///     "mapping: m\nsources: { erp: $.sku, shop: $.sku }\nfields:\n  price: { from: { erp: $erp.price, shop: $shop.price }, on_conflict: report }\n",
+///     "m.yaml",
+/// )?;
+/// let (erp, shop) = (Value::from_json(r#"{"sku": "A", "price": 10}"#).unwrap(), Value::from_json(r#"{"sku": "A", "price": 12}"#).unwrap());
+/// let r = m.run_joined(&Value::str("A"), &[erp, shop]);
+/// assert_eq!((r.drift[0].field.as_str(), r.drift[0].winner.as_str()), ("price", "erp"));
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Drift {
     /// The output field.
     pub field: String,
@@ -151,6 +200,20 @@ pub struct Drift {
 
 impl Drift {
     /// The drift line `{key, field, values: {source: value}, winner, mapping, at}`.
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Value};
+    ///
+    /// let m = Mapping::from_yaml(
+    ///     "mapping: m\nsources: { erp: $.sku, shop: $.sku }\nfields:\n  price: { from: { erp: $erp.price, shop: $shop.price }, on_conflict: report }\n",
+    ///     "m.yaml",
+    /// )?;
+    /// let (erp, shop) = (Value::from_json(r#"{"sku": "A", "price": 10}"#).unwrap(), Value::from_json(r#"{"sku": "A", "price": 12}"#).unwrap());
+    /// let r = m.run_joined(&Value::str("A"), &[erp, shop]);
+    /// let line = r.drift[0].to_value(&r.key, &m);
+    /// assert_eq!(line.get("values").unwrap().to_json(), r#"{"erp":10,"shop":12}"#);
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn to_value(&self, key: &Value, mapping: &Mapping) -> Value {
         let mut m = mapwright_dsl::Map::with_capacity(6);
         m.insert("key", key.clone());
@@ -163,101 +226,6 @@ impl Drift {
         m.insert("mapping", Value::str(mapping.name()));
         m.insert("at", Value::Timestamp(Timestamp::now()));
         Value::object(m)
-    }
-}
-
-/// Why a source record could not be joined.
-#[derive(Clone, Debug)]
-pub struct JoinError {
-    /// The source.
-    pub source: String,
-    /// What went wrong (the key failed or was null).
-    pub message: String,
-    /// The key expression.
-    pub expr: String,
-}
-
-/// A source's record for one key, with its freshness.
-type Slot = Option<(Value, Option<Timestamp>)>;
-
-/// Groups the records of every source by join key (a full outer join).
-pub struct Joiner<'m> {
-    mapping: &'m Mapping,
-    index: HashMap<String, usize>,
-    groups: Vec<(Value, Vec<Slot>)>,
-    duplicates: u64,
-}
-
-impl<'m> Joiner<'m> {
-    /// A joiner for a multi-source mapping.
-    pub fn new(mapping: &'m Mapping) -> Joiner<'m> {
-        Joiner { mapping, index: HashMap::new(), groups: Vec::new(), duplicates: 0 }
-    }
-
-    /// Adds a record of source `source` (its position in
-    /// [`Mapping::sources`]). A second record with the same key replaces
-    /// the first when it is at least as fresh (by the source's
-    /// `updated_at`), else it is dropped; both count as a duplicate.
-    pub fn add(&mut self, source: usize, record: Value) -> Result<(), JoinError> {
-        let def = &self.mapping.inner.sources[source];
-        let host = crate::mapping::Tables(&self.mapping.inner.tables, self.mapping.inner.hooks.as_ref());
-        let ctx = Ctx::new(&record, &host);
-        let fail = |message: String| JoinError { source: def.name.clone(), message, expr: def.key.text().to_string() };
-        let key = def.key.eval(&ctx).map_err(|e| fail(e.message))?;
-        let key_text = match &key {
-            Value::String(s) => s.to_string(),
-            Value::Number(_) | Value::Bool(_) => key.to_json(),
-            Value::Null => return Err(fail("the join key is null".into())),
-            other => return Err(fail(format!("the join key must be text or a number, got {}", other.describe()))),
-        };
-        let fresh = match &def.updated_at {
-            Some(p) => p.eval(&ctx).ok().and_then(|v| mapwright_dsl::functions::instant_of(&v).ok().flatten()),
-            None => None,
-        };
-        let n = self.mapping.inner.sources.len();
-        let i = *self.index.entry(key_text).or_insert_with(|| {
-            self.groups.push((key, vec![None; n]));
-            self.groups.len() - 1
-        });
-        let slot = &mut self.groups[i].1[source];
-        match slot {
-            None => *slot = Some((record, fresh)),
-            Some((_, old)) => {
-                self.duplicates += 1;
-                let replace = match (old, fresh) {
-                    (Some(o), Some(f)) => f >= *o,
-                    (Some(_), None) => false,
-                    (None, _) => true,
-                };
-                if replace {
-                    *slot = Some((record, fresh));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Records replaced or dropped as duplicates within one source.
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates
-    }
-
-    /// Number of distinct keys so far.
-    pub fn len(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// Whether no record was added.
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
-    /// The joined groups in order of first appearance: the key and one
-    /// record per source (null where the source lacks the key).
-    pub fn finish(self) -> impl Iterator<Item = (Value, Vec<Value>)> {
-        self.groups
-            .into_iter()
-            .map(|(key, slots)| (key, slots.into_iter().map(|s| s.map_or(Value::Null, |(v, _)| v)).collect()))
     }
 }
 

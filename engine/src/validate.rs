@@ -9,7 +9,21 @@
 use mapwright_dsl::{Ctx, Program, Value};
 use regex::Regex;
 
-/// How serious a failed check is.
+/// How serious a failed check is (`severity:`). Exhaustive on purpose: a
+/// failed check fails the record or lets it pass with a warning.
+///
+/// ```
+/// use mapwright_engine::{Mapping, Outcome, Value};
+///
+/// let m = Mapping::from_yaml(
+///     "mapping: m\nfields:\n  qty: { expr: $.qty, checks: [{ min: 1, message: empty line, severity: warn }] }\n",
+///     "m.yaml",
+/// )?;
+/// let r = m.run(&Value::from_json(r#"{"qty": 0}"#).unwrap());
+/// assert!(matches!(r.outcome, Outcome::Mapped(_)), "warn: the record passes");
+/// assert_eq!(r.warnings.len(), 1);
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
     /// The record fails and goes to the dead letter.
@@ -19,11 +33,11 @@ pub enum Severity {
 }
 
 /// The words of `severity:` and what they mean.
-pub const SEVERITIES: [(&str, Severity); 3] =
+pub(crate) const SEVERITIES: [(&str, Severity); 3] =
     [("error", Severity::Error), ("warn", Severity::Warn), ("warning", Severity::Warn)];
 
 /// The value kinds `type:` accepts.
-pub const TYPE_NAMES: &[&str] = &["string", "number", "integer", "boolean", "timestamp", "array", "object"];
+pub(crate) const TYPE_NAMES: &[&str] = &["string", "number", "integer", "boolean", "timestamp", "array", "object"];
 
 /// What a check tests.
 #[derive(Clone, Debug)]

@@ -2,7 +2,7 @@
 //! and is refused when it could differ (files changed) or would cost too
 //! much memory (large lookups).
 
-use mapwright_engine::{Mapping, REPLICA_MAX_LOOKUP_ROWS, Value};
+use mapwright_engine::{Mapping, Value};
 
 const MAPPING: &str = r#"mapping: replica
 key: $.id
@@ -64,7 +64,7 @@ fn no_replica_when_a_lookup_file_changed_since_loading() {
 #[test]
 fn no_replica_of_large_lookups() {
     let mut csv = String::from("code,name\n");
-    for i in 0..=REPLICA_MAX_LOOKUP_ROWS {
+    for i in 0..=Mapping::REPLICA_MAX_LOOKUP_ROWS {
         csv.push_str(&format!("C{i},Country {i}\n"));
     }
     let dir = folder(&csv);

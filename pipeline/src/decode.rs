@@ -14,11 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::{Diagnostics, SourceFile, SpecCode};
 use mapwright_engine::input::Format;
 use mapwright_engine::spec::keys::Block;
 use mapwright_engine::spec::yaml::{self, Loc, Node, Yaml};
 use mapwright_engine::spec::{Decoder, Located, get};
-use mapwright_engine::{Diagnostic, Diagnostics, SourceFile, SpecCode};
 
 use crate::secrets::Secret;
 use crate::sinks;
@@ -102,7 +103,7 @@ impl Pipe<'_, '_> {
         Some(PipelineSpec {
             name: name?.value,
             file: self.d.file.clone(),
-            mapping: mapping.map(|m| Located { value: self.path(&m.value), loc: m.loc })?,
+            mapping: mapping.map(|m| Located::new(self.path(&m.value), m.loc))?,
             source: source?,
             sink: sink?,
             dead_letter,
@@ -268,7 +269,7 @@ impl Pipe<'_, '_> {
         block: &Block,
         key: &str,
     ) -> Option<Located<Secret>> {
-        self.required_text(entries, at, block, key).map(|t| Located { value: Secret::new(t.value), loc: t.loc })
+        self.required_text(entries, at, block, key).map(|t| Located::new(Secret::new(t.value), t.loc))
     }
 
     /// The text under `key`, when written.
@@ -280,12 +281,12 @@ impl Pipe<'_, '_> {
     pub(crate) fn text(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
         let raw = self.d.text(node, &format!("`{what}:`"))?;
         let value = self.substitute(&raw.value, node.loc)?;
-        Some(Located { value, loc: raw.loc })
+        Some(Located::new(value, raw.loc))
     }
 
     /// Text with `${NAME}` replaced, as a secret.
     pub(crate) fn secret(&mut self, node: &Node, what: &str) -> Option<Located<Secret>> {
-        self.text(node, what).map(|t| Located { value: Secret::new(t.value), loc: t.loc })
+        self.text(node, what).map(|t| Located::new(Secret::new(t.value), t.loc))
     }
 
     fn substitute(&mut self, text: &str, loc: Loc) -> Option<String> {

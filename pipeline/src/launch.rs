@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::yaml::Loc;
-use mapwright_engine::{Error, Mapping, SourceFile, SpecCode};
+use mapwright_engine::{Error, Mapping};
 use tokio::sync::mpsc;
 
 use crate::decode::located;
@@ -261,13 +262,39 @@ impl Pipeline {
 
     /// The pipeline's name (`pipeline:`).
     ///
-    /// The example of [`Pipeline`] shows a pipeline loaded and run.
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let dir = std::env::temp_dir().join(format!("mapwright-doc-name-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("m.yaml"), "mapping: m\nfields:\n  id: $.id\n").unwrap();
+    /// std::fs::write(dir.join("p.yaml"), "pipeline: orders\nmapping: m.yaml\nsource: { kind: stdin }\nsink: { kind: stdout }\n").unwrap();
+    /// let pipeline = mapwright_pipeline::Pipeline::load(&dir.join("p.yaml"), &Default::default()).await?;
+    /// assert_eq!(pipeline.name(), "orders");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn name(&self) -> &str {
         &self.spec.name
     }
 
     /// The address the webhook endpoint listens on (`kind: http` sources):
     /// with `listen: 127.0.0.1:0`, the port the system chose.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let dir = std::env::temp_dir().join(format!("mapwright-doc-addr-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// std::fs::write(dir.join("m.yaml"), "mapping: m\nfields:\n  id: $.id\n").unwrap();
+    /// let file = "pipeline: p\nmapping: m.yaml\nsource: { kind: http, listen: 127.0.0.1:0 }\nsink: { kind: stdout }\nmetrics: { listen: 127.0.0.1:0 }\n";
+    /// std::fs::write(dir.join("p.yaml"), file).unwrap();
+    /// let pipeline = mapwright_pipeline::Pipeline::load(&dir.join("p.yaml"), &Default::default()).await?;
+    /// assert_ne!(pipeline.http_addr().unwrap().port(), 0);
+    /// assert_ne!(pipeline.metrics_addr().unwrap().port(), 0);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
         match &self.source {
             sources::Opened::Http(l) => l.local_addr().ok(),
@@ -275,7 +302,8 @@ impl Pipeline {
         }
     }
 
-    /// The address the metrics server listens on.
+    /// The address the metrics server listens on ([`Pipeline::http_addr`]
+    /// shows both).
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }

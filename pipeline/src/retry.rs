@@ -29,15 +29,15 @@ use crate::decode::Pipe;
 use crate::metrics::Metrics;
 
 /// The keys of `retry:`.
-pub(crate) static KEYS: Block = Block {
-    name: "retry",
-    doc: "Retries of what may succeed later (no connection, a timeout, HTTP 408, 429 and 5xx, a lost database connection, an unacknowledged publish): exponential backoff with jitter.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "retry",
+    "Retries of what may succeed later (no connection, a timeout, HTTP 408, 429 and 5xx, a lost database connection, an unacknowledged publish): exponential backoff with jitter.",
+    &[
         Key::new("attempts", Type::Count { min: 1 }, "Tries in all, the first included (default 6)."),
         Key::new("backoff", Type::Duration, "The first wait (default 200ms), doubled each time."),
         Key::new("max_backoff", Type::Duration, "The longest wait (default 30s)."),
     ],
-};
+);
 
 /// `retry: { attempts, backoff, max_backoff }`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

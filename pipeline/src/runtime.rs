@@ -26,7 +26,7 @@ use crate::sinks::{LineSink, Sink};
 use crate::sources::dir::{self, Taken};
 use crate::sources::{Batch, Commit};
 use crate::state::State;
-use mapwright_engine::{FieldError, Mapping, Outcome, output};
+use mapwright_engine::{FieldError, Mapping, Outcome, dead_letter};
 
 /// Why the processor stopped before the end.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ pub(crate) fn map_batch(
             Ok(v) => v,
             Err(bad) => {
                 let id = dead_id(&Value::Null, &Value::str(&bad.raw), mapping.content_hash());
-                items.push(Item::Dead(id, output::dead_letter_unreadable(&mapping, bad)));
+                items.push(Item::Dead(id, dead_letter::unreadable(&mapping, bad)));
                 continue;
             }
         };
@@ -130,7 +130,7 @@ pub(crate) fn map_batch(
             Outcome::Failed(errors) => {
                 let input = rec.full().unwrap_or_else(|| value.clone());
                 let id = dead_id(&r.key, &input, mapping.content_hash());
-                items.push(Item::Dead(id, output::dead_letter(&mapping, &r.key, &errors, &input)));
+                items.push(Item::Dead(id, dead_letter::line(&mapping, &r.key, &errors, &input)));
             }
         }
     }
@@ -185,10 +185,10 @@ impl Processor {
                 Sent::GaveUp(r) => format!("the sink could not be reached after every retry: {r}"),
             };
             let d = &deliveries[j];
-            let error = FieldError { field: String::new(), expr: "sink".into(), message: reason, value: None };
+            let error = FieldError::new("", "sink", reason, None);
             let rec = &batch.records[inputs[j]];
             let input = rec.full().unwrap_or(Value::Null);
-            dead.push(output::dead_letter(&mapping, &d.key, &[error], &input));
+            dead.push(dead_letter::line(&mapping, &d.key, &[error], &input));
         }
         metrics.records_out.inc_by(undelivered.iter().filter(|u| !**u).count() as u64);
         metrics.failed.inc_by(dead.len() as u64);

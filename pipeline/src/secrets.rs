@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use mapwright_engine::SourceFile;
+use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::spec::Located;
 
 /// Text that may hold a credential: printed as `***` by `Debug` and
@@ -258,10 +258,10 @@ mod tests {
         let file = SourceFile::new("p.yaml", text);
         let offset = text.find("\"postgres").unwrap();
         let raw = "postgres://ann:s3cret@db/shop";
-        let url = Located { value: Secret::new(raw), loc: Loc { line: 2, column: 8, offset, len: 31 } };
+        let url = Located::new(Secret::new(raw), Loc::in_file(&file, offset, 31));
         let shown = masked_file(&file, &url, &postgres_secrets(raw));
         assert_eq!(&*shown.text, "sink:\n  url: \"postgres://ann:******@db/shop\"\n  table: s3cret_orders\n");
-        let from_env = Located { value: Secret::new(raw), loc: Loc { line: 2, column: 8, offset, len: 0 } };
+        let from_env = Located::new(Secret::new(raw), Loc::in_file(&file, offset, 0));
         let env_file = SourceFile::new("p.yaml", "sink:\n  url: \"${URL}\"\n");
         assert_eq!(masked_file(&env_file, &from_env, &postgres_secrets(raw)).text, env_file.text);
     }

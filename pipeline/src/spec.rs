@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use mapwright_engine::SourceFile;
+use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 
@@ -13,10 +13,10 @@ use crate::sinks::{self, SinkSpec};
 use crate::sources::{self, SourceSpec};
 
 /// The top level of a pipeline file.
-pub(crate) static PIPELINE: Block = Block {
-    name: "pipeline",
-    doc: "A mapwright pipeline file: a mapping between a source and a sink, with dead letters, drift, state and metrics. Paths are relative to the pipeline file; `${NAME}` reads an environment variable when the file is loaded (`$$` is a literal `$`).",
-    keys: &[
+pub(crate) static PIPELINE: Block = Block::new(
+    "pipeline",
+    "A mapwright pipeline file: a mapping between a source and a sink, with dead letters, drift, state and metrics. Paths are relative to the pipeline file; `${NAME}` reads an environment variable when the file is loaded (`$$` is a literal `$`).",
+    &[
         Key::new("pipeline", Type::Text, "The pipeline's name (metrics, logs, dead-letter file names).")
             .required("the pipeline's name: `pipeline: orders-to-erp`"),
         Key::new("description", Type::Text, "What the pipeline is for."),
@@ -44,15 +44,15 @@ pub(crate) static PIPELINE: Block = Block {
         Key::new("watch", Type::Bool, "Hot reload of the mapping, its lookups, hooks and contract when they change."),
         Key::new("metrics", Type::Block(&METRICS), "`GET /metrics` (Prometheus text) and `GET /health`."),
     ],
-};
+);
 
 /// `metrics:`.
-pub(crate) static METRICS: Block = Block {
-    name: "metrics",
-    doc: "The metrics server: `GET /metrics` (Prometheus text) and `GET /health`.",
-    keys: &[Key::new("listen", Type::Text, "Address to listen on, `host:port`.")
+pub(crate) static METRICS: Block = Block::new(
+    "metrics",
+    "The metrics server: `GET /metrics` (Prometheus text) and `GET /health`.",
+    &[Key::new("listen", Type::Text, "Address to listen on, `host:port`.")
         .required("the address to serve /metrics on: `listen: 127.0.0.1:9464`")],
-};
+);
 
 /// A loaded pipeline file.
 #[derive(Debug)]

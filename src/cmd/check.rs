@@ -46,7 +46,7 @@ pub fn run(args: Args) -> u8 {
 fn is_pipeline(path: &std::path::Path) -> bool {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|text| yaml::parse(&text).ok())
+        .and_then(|text| yaml::parse_file(&mapwright_engine::diagnostic::SourceFile::new("", text)).ok())
         .and_then(|root| root.as_map().map(|m| m.iter().any(|(k, _)| k.text == "pipeline")))
         .unwrap_or(false)
 }

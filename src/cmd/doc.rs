@@ -17,7 +17,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use mapwright_engine::{Dictionary, FieldInfo, Value};
+use mapwright_engine::Value;
+use mapwright_engine::dictionary::{Dictionary, FieldInfo};
 
 /// Output format of `doc`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use mapwright_engine::input::Format;
-use mapwright_engine::{FieldError, Mapping, Outcome, Record, Value, output};
+use mapwright_engine::{FieldError, Mapping, Outcome, Record, Value, dead_letter};
 
 use super::inputs;
 use super::parallel::{self, Done};
@@ -142,7 +142,7 @@ impl<'m> Emitter<'m> {
             }
             Outcome::Filtered => Done::Filtered(warnings),
             Outcome::Failed(errors) => {
-                let line = output::dead_letter(self.mapping, &r.key, &errors, &input());
+                let line = dead_letter::line(self.mapping, &r.key, &errors, &input());
                 Done::Failed(origin.to_string(), errors, line, warnings)
             }
         };
@@ -323,13 +323,8 @@ fn map_plain(
     for record in readers.into_iter().flatten() {
         match &record.value {
             Err(bad) => {
-                let errors = [FieldError {
-                    field: String::new(),
-                    expr: String::new(),
-                    message: bad.message.clone(),
-                    value: None,
-                }];
-                em.fail(&record.origin, &errors, output::dead_letter_unreadable(mapping, bad))?;
+                let errors = [FieldError::new("", "", bad.message.clone(), None)];
+                em.fail(&record.origin, &errors, dead_letter::unreadable(mapping, bad))?;
             }
             Ok(value) => {
                 let r = mapping.run(value);
@@ -357,13 +352,8 @@ fn map_parallel(
 fn map_joined(em: &mut Emitter, mapping: &Mapping, j: inputs::Joined) -> std::io::Result<Option<usize>> {
     em.duplicates += j.duplicates;
     for u in &j.unjoined {
-        let errors = [FieldError {
-            field: format!("sources.{}.key", u.source),
-            expr: u.expr.clone(),
-            message: u.message.clone(),
-            value: None,
-        }];
-        let line = output::dead_letter(mapping, &Value::Null, &errors, &u.record);
+        let errors = [FieldError::new(format!("sources.{}.key", u.source), u.expr.clone(), u.message.clone(), None)];
+        let line = dead_letter::line(mapping, &Value::Null, &errors, &u.record);
         em.fail(&u.origin, &errors, line)?;
     }
     let keys = j.groups.len();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use mapwright_dsl::Projection;
-use mapwright_engine::{FieldError, Mapping, Outcome, Value, output};
+use mapwright_engine::{FieldError, Mapping, Outcome, Value, dead_letter};
 
 use super::map::Emitter;
 
@@ -182,10 +182,9 @@ fn read_chunks(mut reader: Box<dyn Read + Send>, tx: mpsc::SyncSender<Chunk>, sp
 
 /// A failed record without a mapping result (unreadable input).
 fn unreadable(mapping: &Mapping, origin: String, message: String, raw: String) -> Done {
-    let bad = mapwright_engine::input::BadInput { message, raw };
-    let errors =
-        vec![FieldError { field: String::new(), expr: String::new(), message: bad.message.clone(), value: None }];
-    Done::Failed(origin, errors, output::dead_letter_unreadable(mapping, &bad), Vec::new())
+    let bad = mapwright_engine::input::BadInput::new(message, raw);
+    let errors = vec![FieldError::new("", "", bad.message.clone(), None)];
+    Done::Failed(origin, errors, dead_letter::unreadable(mapping, &bad), Vec::new())
 }
 
 /// The lines of a block, without their newlines.
@@ -275,7 +274,7 @@ fn map_chunk(
             Outcome::Filtered => Done::Filtered(warnings),
             Outcome::Failed(errors) => {
                 let full = if projection.is_some() { Value::from_json(line).unwrap_or(value) } else { value };
-                let dl = output::dead_letter(mapping, &r.key, &errors, &full);
+                let dl = dead_letter::line(mapping, &r.key, &errors, &full);
                 Done::Failed(origin(), errors, dl, warnings)
             }
         });

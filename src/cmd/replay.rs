@@ -71,14 +71,8 @@ pub fn run(args: Args) -> u8 {
             Some(Value::String(raw)) => match Value::from_json(&raw) {
                 Ok(v) => v,
                 Err(e) => {
-                    let errors = [FieldError {
-                        field: String::new(),
-                        expr: String::new(),
-                        message: format!("{origin}: the input is still not JSON: {e}"),
-                        value: None,
-                    }];
-                    let dl =
-                        mapwright_engine::output::dead_letter(&mapping, &Value::Null, &errors, &Value::String(raw));
+                    let errors = [FieldError::new("", "", format!("{origin}: the input is still not JSON: {e}"), None)];
+                    let dl = mapwright_engine::dead_letter::line(&mapping, &Value::Null, &errors, &Value::String(raw));
                     if let Err(e) = em.fail(&origin, &errors, dl) {
                         return write_failed(&e);
                     }

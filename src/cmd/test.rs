@@ -216,7 +216,7 @@ fn walk(dir: &Path, out: &mut Vec<Found>) -> std::io::Result<()> {
 /// one. YAML that does not parse counts as a mapping when it has top-level
 /// `mapping:` and `tests:` lines.
 fn classify(text: &str) -> Option<Option<Vec<String>>> {
-    match yaml::parse(text) {
+    match yaml::parse_file(&mapwright_engine::diagnostic::SourceFile::new("", text)) {
         Ok(root) => {
             let entries = root.as_map()?;
             let has = |k: &str| entries.iter().any(|(key, _)| key.text == k);

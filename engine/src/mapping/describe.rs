@@ -8,8 +8,9 @@ use mapwright_dsl::Value;
 use super::{EachValue, Field, FieldValue, Mapping};
 use crate::truth::OnConflict;
 
-/// One output field, documented.
+/// One output field, documented ([`Mapping::dictionary`] shows some).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct FieldInfo {
     /// Output path (`customer.email`, `lines[].sku`).
     pub path: String,
@@ -33,8 +34,9 @@ pub struct FieldInfo {
     pub lookups: Vec<String>,
 }
 
-/// A mapping's data dictionary.
+/// A mapping's data dictionary ([`Mapping::dictionary`] shows one).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Dictionary {
     /// `mapping:`
     pub name: String,
@@ -66,6 +68,18 @@ impl Mapping {
     /// The data dictionary: every output field with its type, doc,
     /// expression(s), truth rule, checks, lookups and default, plus the
     /// mapping's key, filter, sources, contract and hook functions.
+    ///
+    /// ```
+    /// let m = mapwright_engine::Mapping::from_yaml(
+    ///     "mapping: m\nkey: $.id\nfields:\n  customer.email:\n    expr: $.email | lower\n    type: string\n    doc: Buyer e-mail\n",
+    ///     "m.yaml",
+    /// )?;
+    /// let d = m.dictionary();
+    /// assert_eq!(d.key.as_deref(), Some("$.id"));
+    /// let f = &d.fields[0];
+    /// assert_eq!((f.path.as_str(), f.type_name.as_deref(), f.doc.as_deref()), ("customer.email", Some("string"), Some("Buyer e-mail")));
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn dictionary(&self) -> Dictionary {
         let m = &self.inner;
         let mut fields = Vec::new();
@@ -78,7 +92,7 @@ impl Mapping {
             filter: m.filter.as_ref().map(|f| f.text().to_string()),
             sources: m.sources.iter().map(|s| (s.name.clone(), s.key.text().to_string())).collect(),
             lookups: m.lookups.clone(),
-            contract: m.contract.as_ref().map(|(_, p)| p.display().to_string()),
+            contract: m.contract.as_ref().map(|c| c.path.display().to_string()),
             hook_functions: m.hooks.as_ref().map(|h| h.functions.clone()).unwrap_or_default(),
             hooks: m.hooks.as_ref().map(|h| (h.before.clone(), h.after.clone())).unwrap_or_default(),
             rules: m.rules.iter().map(|r| r.describe()).collect(),

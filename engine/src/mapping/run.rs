@@ -13,7 +13,23 @@ use mapwright_dsl::{Ctx, Host, Map, Str, Value};
 use super::{Compiled, EachValue, Field, FieldValue, Mapping, Table};
 use crate::validate::{Check, Severity};
 
-/// What happened to one record.
+/// What happened to one record: it ended in exactly one of three places.
+///
+/// Exhaustive on purpose (unlike the engine's structs): a record goes to
+/// the output, the filtered count or the dead letter, and a fourth place
+/// would be a change every caller must handle.
+///
+/// ```
+/// use mapwright_engine::{Mapping, Outcome, Value};
+///
+/// let m = Mapping::from_yaml("mapping: m\nfilter: not $.test\nfields:\n  qty: { expr: $.qty, min: 1 }\n", "m.yaml")?;
+/// let record = |json: &str| Value::from_json(json).unwrap();
+/// assert!(matches!(m.apply(&record(r#"{"qty": 2}"#)), Outcome::Mapped(_)));
+/// assert_eq!(m.apply(&record(r#"{"qty": 2, "test": true}"#)), Outcome::Filtered);
+/// let Outcome::Failed(errors) = m.apply(&record(r#"{"qty": 0}"#)) else { panic!() };
+/// assert_eq!(errors[0].field, "qty");
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// The record mapped to this output.
@@ -24,8 +40,17 @@ pub enum Outcome {
     Failed(Vec<FieldError>),
 }
 
-/// Why a field (or the record) failed.
+/// Why a field (or the record) failed: the field, the expression or rule,
+/// the message and the offending value — what a dead letter carries.
+///
+/// ```
+/// use mapwright_engine::{FieldError, Value};
+///
+/// let e = FieldError::new("total", "number($.total)", "cannot read \"abc\" as a number", Some(Value::str("abc")));
+/// assert_eq!(e.to_string(), "total: cannot read \"abc\" as a number (in `number($.total)`)");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct FieldError {
     /// The output field (`customer.email`, `lines[2].sku`), or `key`,
     /// `filter`, `validate` for record-level problems.
@@ -39,7 +64,27 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// An error of `field` in `expr`, with what went wrong and the value.
+    ///
+    /// ```
+    /// let e = mapwright_engine::FieldError::new("", "sink", "HTTP 422", None);
+    /// assert_eq!(e.message, "HTTP 422");
+    /// ```
+    pub fn new(
+        field: impl Into<String>,
+        expr: impl Into<String>,
+        message: impl Into<String>,
+        value: Option<Value>,
+    ) -> FieldError {
+        FieldError { field: field.into(), expr: expr.into(), message: message.into(), value }
+    }
+
     /// The error as a dead-letter JSON object `{field, expr, message, value}`.
+    ///
+    /// ```
+    /// let e = mapwright_engine::FieldError::new("sku", "upper($.sku)", "not text", None);
+    /// assert_eq!(e.to_value().to_json(), r#"{"field":"sku","expr":"upper($.sku)","message":"not text","value":null}"#);
+    /// ```
     pub fn to_value(&self) -> Value {
         let mut m = Map::with_capacity(4);
         m.insert("field", Value::str(&self.field));
@@ -57,7 +102,21 @@ impl std::fmt::Display for FieldError {
 }
 
 /// A record's outcome with its key, warnings, drift and lineage.
+///
+/// ```
+/// use mapwright_engine::{Mapping, Value};
+///
+/// let m = Mapping::from_yaml(
+///     "mapping: m\nkey: $.id\nfields:\n  qty: { expr: $.qty, checks: [{ min: 1, message: no quantity, severity: warn }] }\n",
+///     "m.yaml",
+/// )?;
+/// let r = m.run(&Value::from_json(r#"{"id": "A-1", "qty": 0}"#).unwrap());
+/// assert_eq!(r.key, Value::str("A-1"));
+/// assert_eq!(r.warnings[0].message, "no quantity");
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Record {
     /// The value of `key:` (or the join key of a multi-source record; null
     /// without one or when it failed).
@@ -67,13 +126,14 @@ pub struct Record {
     /// Checks with `severity: warn` that did not hold.
     pub warnings: Vec<FieldError>,
     /// Sources that disagreed on fields with `on_conflict: report`.
-    pub drift: Vec<crate::truth::Drift>,
+    pub drift: Vec<crate::Drift>,
     /// Where each output field came from (only from [`Mapping::explain`]).
     pub lineage: Vec<Lineage>,
 }
 
-/// Where an output field's value came from.
+/// Where an output field's value came from (see [`Mapping::explain`]).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Lineage {
     /// The output field (`customer.email`).
     pub field: String,
@@ -94,7 +154,20 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// The lineage as a JSON object.
+    /// The lineage as a JSON object `{field, value, source, expr, reads,
+    /// default_used, fallback}`.
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Value};
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nfields:\n  sku: $.sku | upper\n", "m.yaml")?;
+    /// let r = m.explain(&Value::from_json(r#"{"sku": "ab"}"#).unwrap(), None, &[]);
+    /// assert_eq!(
+    ///     r.lineage[0].to_value().to_json(),
+    ///     r#"{"field":"sku","value":"AB","source":"$","expr":"$.sku | upper","reads":["$.sku"],"default_used":false,"fallback":false}"#
+    /// );
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn to_value(&self) -> Value {
         let mut m = Map::with_capacity(7);
         m.insert("field", Value::str(&self.field));
@@ -125,21 +198,48 @@ impl Host for Tables<'_> {
 }
 
 impl Mapping {
-    /// Maps one record given as a `serde_json::Value`.
+    /// Maps one record: exact values in, exact values out.
     ///
-    /// Numbers in a `serde_json::Value` are already `f64` or integers; for
-    /// exact digits beyond `f64`, parse with [`Value::from_json`] and use
-    /// [`Mapping::apply_value`].
-    pub fn apply(&self, input: &serde_json::Value) -> Outcome {
-        self.apply_value(&Value::from(input))
-    }
-
-    /// Maps one record.
-    pub fn apply_value(&self, input: &Value) -> Outcome {
+    /// ```
+    /// use mapwright_engine::{Mapping, Outcome, Value};
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nfields:\n  total: $.price * $.qty\n", "m.yaml")?;
+    /// let input = Value::from_json(r#"{"price": 19.99, "qty": 3}"#).unwrap();
+    /// assert_eq!(m.apply(&input), Outcome::Mapped(Value::from_json(r#"{"total": 59.97}"#).unwrap()));
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
+    pub fn apply(&self, input: &Value) -> Outcome {
         self.run(input).outcome
     }
 
-    /// Maps one record, returning its key and warnings too.
+    /// Maps one record given as a `serde_json::Value` — lossy: serde_json
+    /// has already read every number as an `f64` or an integer, so digits
+    /// beyond an `f64` are gone before the mapping sees them (`0.1 + 0.2`
+    /// still works: the nearest decimal of the `f64` is used). For exact
+    /// numbers read the text with [`Value::from_json`] and call
+    /// [`Mapping::apply`].
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Outcome};
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nfields:\n  id: '\"SO-\" + string($.id)'\n", "m.yaml")?;
+    /// let Outcome::Mapped(out) = m.apply_json_lossy(&serde_json::json!({"id": 1042})) else { panic!() };
+    /// assert_eq!(out.to_json(), r#"{"id":"SO-1042"}"#);
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
+    pub fn apply_json_lossy(&self, input: &serde_json::Value) -> Outcome {
+        self.apply(&Value::from(input))
+    }
+
+    /// Maps one record, returning its key, warnings and drift too.
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Value};
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nkey: $.id\nfields:\n  id: $.id\n", "m.yaml")?;
+    /// assert_eq!(m.run(&Value::from_json(r#"{"id": 7}"#).unwrap()).key.to_json(), "7");
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn run(&self, input: &Value) -> Record {
         run(&self.inner, input, &[], None, false)
     }
@@ -147,6 +247,19 @@ impl Mapping {
     /// Maps one joined group of a multi-source mapping: the join key and
     /// one record per source (null where the source lacks the key), in
     /// [`Mapping::sources`] order.
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Outcome, Value};
+    ///
+    /// let m = Mapping::from_yaml(
+    ///     "mapping: m\nsources: { erp: $.sku, shop: $.sku }\nprefer: [erp, shop]\nfields:\n  price: { from: { erp: $erp.price, shop: $shop.price } }\n",
+    ///     "m.yaml",
+    /// )?;
+    /// let shop = Value::from_json(r#"{"sku": "A", "price": 9.5}"#).unwrap();
+    /// let r = m.run_joined(&Value::str("A"), &[Value::Null, shop]);
+    /// assert_eq!(r.outcome, Outcome::Mapped(Value::from_json(r#"{"price": 9.5}"#).unwrap()), "the ERP has no record: the shop's price");
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn run_joined(&self, key: &Value, records: &[Value]) -> Record {
         run(&self.inner, &Value::Null, records, Some(key), false)
     }
@@ -154,6 +267,15 @@ impl Mapping {
     /// Like [`Mapping::run`] / [`Mapping::run_joined`] (pass an empty
     /// `records` for a single-source mapping), also recording the lineage
     /// of every output field.
+    ///
+    /// ```
+    /// use mapwright_engine::{Mapping, Value};
+    ///
+    /// let m = Mapping::from_yaml("mapping: m\nfields:\n  note: { expr: $.note, default: none }\n", "m.yaml")?;
+    /// let r = m.explain(&Value::from_json("{}").unwrap(), None, &[]);
+    /// assert!(r.lineage[0].default_used);
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn explain(&self, input: &Value, key: Option<&Value>, records: &[Value]) -> Record {
         run(&self.inner, input, records, key, true)
     }
@@ -284,17 +406,8 @@ fn run(m: &Compiled, input: &Value, sources: &[Value], join_key: Option<&Value>,
         }
     }
     // The contract checks the final output.
-    if let (true, Some((schema, _))) = (b.errors.is_empty(), &m.contract) {
-        let json = serde_json::Value::from(&out);
-        for e in schema.iter_errors(&json) {
-            let pointer = e.instance_path().as_str().to_string();
-            b.errors.push(FieldError {
-                field: if pointer.is_empty() { "/".into() } else { pointer },
-                expr: format!("contract: {}", e.kind().keyword()),
-                message: format!("violates the contract's `{}`: {e}", e.kind().keyword()),
-                value: Some(Value::from(e.instance().as_ref())),
-            });
-        }
+    if let (true, Some(contract)) = (b.errors.is_empty(), &m.contract) {
+        b.errors.extend(contract.check(&out));
     }
     let outcome = if b.errors.is_empty() { Outcome::Mapped(out) } else { Outcome::Failed(b.errors) };
     Record { key, outcome, warnings: b.warnings, drift: b.drift, lineage: b.lineage.unwrap_or_default() }
@@ -487,33 +600,11 @@ impl Builder<'_> {
 
     /// Reports a conflict of a `from:` rule as drift or as an error.
     fn truth_outcome(&mut self, rule: &crate::truth::TruthRule, r: &crate::truth::Resolved, name: &str) {
-        let (Some(values), Some(w)) = (&r.conflict, r.winner) else {
-            return;
-        };
-        let winner = self.names[rule.candidates[w].0].name.clone();
-        let named: Vec<(String, Value)> =
-            values.iter().map(|(s, v)| (self.names[*s].name.clone(), v.clone())).collect();
-        match rule.on_conflict {
-            crate::truth::OnConflict::Ignore => {}
-            crate::truth::OnConflict::Report => {
-                self.drift.push(crate::truth::Drift { field: name.to_string(), values: named, winner })
-            }
-            crate::truth::OnConflict::Error => self.errors.push(FieldError {
-                field: name.to_string(),
-                expr: format!(
-                    "from: {{ {} }}",
-                    rule.candidates
-                        .iter()
-                        .map(|(s, p)| format!("{}: {}", self.names[*s].name, p.text()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                message: format!(
-                    "sources disagree: {}",
-                    named.iter().map(|(s, v)| format!("{s}={}", v.to_json())).collect::<Vec<_>>().join(", ")
-                ),
-                value: Some(r.value.clone()),
-            }),
+        let names = self.names;
+        match rule.conflict(r, |s| names[s].name.as_str(), name) {
+            Some(crate::truth::Conflict::Drift(d)) => self.drift.push(d),
+            Some(crate::truth::Conflict::Error(e)) => self.errors.push(e),
+            None => {}
         }
     }
 

@@ -19,7 +19,18 @@
 use mapwright_dsl::{Map, Value};
 
 /// One YAML mapping of a spec format and the keys it accepts.
+///
+/// ```
+/// use mapwright_engine::spec::keys::{Block, Key, Type};
+///
+/// static RETRY: Block = Block::new("retry", "Retries.", &[
+///     Key::new("attempts", Type::Count { min: 1 }, "Tries in all (default 6)."),
+///     Key::new("backoff", Type::Duration, "The first wait (default 200ms)."),
+/// ]);
+/// assert!(RETRY.names().eq(["attempts", "backoff"]));
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Block {
     /// The block's name in the generated schema (`$defs`) and docs: a
     /// word such as `field`, `lookup` or `sink_http`.
@@ -31,7 +42,15 @@ pub struct Block {
 }
 
 /// One key of a block.
+///
+/// ```
+/// use mapwright_engine::spec::mapping::MAPPING;
+///
+/// let key = MAPPING.key("mapping").unwrap();
+/// assert!(key.required && !key.doc.is_empty());
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Key {
     /// The key as written in YAML.
     pub name: &'static str,
@@ -46,8 +65,16 @@ pub struct Key {
     pub hint: &'static str,
 }
 
-/// What a key's value is.
+/// What a key's value is: for the schema and the docs.
+///
+/// ```
+/// use mapwright_engine::spec::keys::{Block, Key, Type, json_schema};
+///
+/// static ROOT: Block = Block::new("demo", "A demo.", &[Key::new("mode", Type::Words(&["fast", "safe"]), "How.")]);
+/// assert!(json_schema(&ROOT, "demo", "").to_json().contains(r#""enum":["fast","safe"]"#));
+/// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Type {
     /// Text.
     Text,
@@ -91,34 +118,84 @@ pub enum Type {
 
 impl Key {
     /// An optional key.
+    ///
+    /// ```
+    /// use mapwright_engine::spec::keys::{Key, Type};
+    ///
+    /// const POLL: Key = Key::new("poll", Type::Duration, "How often to look (default 1s).");
+    /// assert!(!POLL.required && POLL.hint.is_empty());
+    /// ```
     pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Key {
         Key { name, ty, required: false, doc, hint: "" }
     }
 
     /// The key, required; `hint` says what to write when it is missing.
+    ///
+    /// ```
+    /// use mapwright_engine::spec::keys::{Key, Type};
+    ///
+    /// const LISTEN: Key = Key::new("listen", Type::Text, "Where.").required("`listen: 127.0.0.1:8088`");
+    /// assert!(LISTEN.required);
+    /// ```
     pub const fn required(self, hint: &'static str) -> Key {
         Key { required: true, hint, ..self }
     }
 }
 
 impl Block {
+    /// A block named `name` (its name in the schema's `$defs` and in the
+    /// docs; a block of a `kind:` list is named `<role>_<kind>`).
+    ///
+    /// ```
+    /// use mapwright_engine::spec::keys::Block;
+    ///
+    /// static STDOUT: Block = Block::new("sink_stdout", "Standard output.", &[]);
+    /// assert_eq!(STDOUT.kind(), "stdout");
+    /// ```
+    pub const fn new(name: &'static str, doc: &'static str, keys: &'static [Key]) -> Block {
+        Block { name, doc, keys }
+    }
+
     /// The names of its keys, in order.
+    ///
+    /// ```
+    /// let names: Vec<&str> = mapwright_engine::spec::mapping::MAPPING.names().take(2).collect();
+    /// assert_eq!(names, ["mapping", "version"]);
+    /// ```
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.keys.iter().map(|k| k.name)
     }
 
     /// The key called `name`.
+    ///
+    /// ```
+    /// use mapwright_engine::spec::mapping::MAPPING;
+    ///
+    /// assert_eq!(MAPPING.key("fields").map(|k| k.required), Some(true));
+    /// assert!(MAPPING.key("feilds").is_none());
+    /// ```
     pub fn key(&self, name: &str) -> Option<&'static Key> {
         self.keys.iter().find(|k| k.name == name)
     }
 
     /// The names of its required keys, in order.
+    ///
+    /// ```
+    /// assert!(mapwright_engine::spec::mapping::MAPPING.required().eq(["mapping", "fields"]));
+    /// ```
     pub fn required(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.keys.iter().filter(|k| k.required).map(|k| k.name)
     }
 
     /// For a block of a [`Type::Kinds`] list: the `kind:` it stands for
     /// (`sink_http` → `http`).
+    ///
+    /// ```
+    /// use mapwright_engine::spec::keys::Block;
+    ///
+    /// static HTTP: Block = Block::new("sink_http", "An HTTP sink.", &[]);
+    /// assert_eq!(HTTP.kind(), "http");
+    /// ```
     pub fn kind(&self) -> &'static str {
         self.name.rsplit_once('_').map_or(self.name, |(_, k)| k)
     }
@@ -145,11 +222,23 @@ pub const fn names<T: Copy, const N: usize>(pairs: &[(&'static str, T); N]) -> [
 }
 
 /// Looks a word up in `(name, value)` pairs.
+///
+/// ```
+/// use mapwright_engine::spec::keys::word;
+///
+/// const NULLS: [(&str, bool); 2] = [("keep", false), ("omit", true)];
+/// assert_eq!(word(&NULLS, "omit"), Some(true));
+/// assert_eq!(word(&NULLS, "drop"), None);
+/// ```
 pub fn word<T: Copy>(pairs: &[(&str, T)], text: &str) -> Option<T> {
     pairs.iter().find(|(n, _)| *n == text).map(|(_, v)| *v)
 }
 
 /// `a`, `b` or `c`, with backquotes.
+///
+/// ```
+/// assert_eq!(mapwright_engine::spec::keys::or_list(&["report", "error", "ignore"]), "`report`, `error` or `ignore`");
+/// ```
 pub fn or_list(words: &[&str]) -> String {
     let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
     match quoted.split_last() {
@@ -170,11 +259,7 @@ pub fn or_list(words: &[&str]) -> String {
 /// ```
 /// use mapwright_engine::spec::keys::{json_schema, Block, Key, Type};
 ///
-/// static ROOT: Block = Block {
-///     name: "demo",
-///     doc: "A demo file.",
-///     keys: &[Key::new("name", Type::Text, "Its name.").required("`name: x`")],
-/// };
+/// static ROOT: Block = Block::new("demo", "A demo file.", &[Key::new("name", Type::Text, "Its name.").required("`name: x`")]);
 /// let schema = json_schema(&ROOT, "demo", "A demo file.");
 /// assert!(schema.to_json().contains(r#""required":["name"]"#));
 /// ```
@@ -347,11 +432,7 @@ fn describe(text: &str, schema: Value) -> Value {
 /// ```
 /// use mapwright_engine::spec::keys::{reference_markdown, Block, Key, Type};
 ///
-/// static ROOT: Block = Block {
-///     name: "demo",
-///     doc: "A demo file.",
-///     keys: &[Key::new("poll", Type::Duration, "How often to look (default 1s).")],
-/// };
+/// static ROOT: Block = Block::new("demo", "A demo file.", &[Key::new("poll", Type::Duration, "How often to look (default 1s).")]);
 /// let md = reference_markdown(&[&ROOT]);
 /// assert!(md.contains("| `poll` | duration | How often to look (default 1s). |"));
 /// ```

@@ -1,4 +1,6 @@
-//! The raw mapping file (SPEC §4), decoded from located YAML.
+//! The raw mapping file, decoded from located YAML, and its key tables:
+//! [`MAPPING`] is the top level, and every block of the format is
+//! reachable from it (a field, a check, a lookup, `hooks:`, a test…).
 
 use super::keys::{Block, Key, Type, names};
 use super::yaml::{self, Loc, Node, Yaml};
@@ -12,7 +14,15 @@ use crate::validate::{SEVERITIES, TYPE_NAMES};
 // The key tables (see `super::keys`): what the decoder below accepts, what
 // `mapwright schema mapping` and the README reference describe.
 
-/// The top level of a mapping file.
+/// The top level of a mapping file, and through it every block of the
+/// format: the table the decoder checks keys against.
+///
+/// ```
+/// use mapwright_engine::spec::mapping::MAPPING;
+///
+/// assert!(MAPPING.required().eq(["mapping", "fields"]));
+/// assert!(MAPPING.key("filter").is_some());
+/// ```
 pub static MAPPING: Block = Block {
     name: "mapping",
     doc: "A mapwright mapping file: turns one input record (or one record per source, joined by key) into one output record.",
@@ -72,10 +82,10 @@ pub static MAPPING: Block = Block {
 const PREFER: Type = Type::Either(&[Type::Words(&["latest"]), Type::Text, Type::List(&Type::Text)]);
 
 /// What an output field is: an expression (short form) or a block (long form).
-pub static FIELD_VALUE: Type = Type::Either(&[Type::Expr, Type::Block(&FIELD)]);
+pub(crate) static FIELD_VALUE: Type = Type::Either(&[Type::Expr, Type::Block(&FIELD)]);
 
 /// An output field in long form.
-pub static FIELD: Block = Block {
+pub(crate) static FIELD: Block = Block {
     name: "field",
     doc: "An output field in long form: `expr:`, `from:`, `fields:` or `each:`, with options.",
     keys: &[
@@ -133,7 +143,7 @@ pub static FIELD: Block = Block {
 };
 
 /// A `checks:` entry.
-pub static CHECK: Block = Block {
+pub(crate) static CHECK: Block = Block {
     name: "check",
     doc: "A conditional check on the field's value.",
     keys: &[
@@ -152,7 +162,7 @@ pub static CHECK: Block = Block {
 const SEVERITY_DOC: &str = "`error` (default): the record fails and goes to the dead letter. `warn`: the record passes; the problem is counted and logged.";
 
 /// A `validate:` rule.
-pub static RULE: Block = Block {
+pub(crate) static RULE: Block = Block {
     name: "rule",
     doc: "A rule about the whole output record.",
     keys: &[
@@ -164,7 +174,7 @@ pub static RULE: Block = Block {
 };
 
 /// A lookup table.
-pub static LOOKUP: Block = Block {
+pub(crate) static LOOKUP: Block = Block {
     name: "lookup",
     doc: "A lookup table: `inline:` entries or a `file:`.",
     keys: &[
@@ -178,7 +188,7 @@ pub static LOOKUP: Block = Block {
 };
 
 /// `hooks:`.
-pub static HOOKS: Block = Block {
+pub(crate) static HOOKS: Block = Block {
     name: "hooks",
     doc: "Rhai hook functions, run in a sandbox.",
     keys: &[
@@ -191,7 +201,7 @@ pub static HOOKS: Block = Block {
 };
 
 /// `hooks: { limits: … }`.
-pub static LIMITS: Block = Block {
+pub(crate) static LIMITS: Block = Block {
     name: "limits",
     doc: "The sandbox limits of a hook call; each a whole number above 0.",
     keys: &[
@@ -209,7 +219,7 @@ pub static LIMITS: Block = Block {
 };
 
 /// A `tests:` entry.
-pub static TEST: Block = Block {
+pub(crate) static TEST: Block = Block {
     name: "test",
     doc: "A fixture test, run by `mapwright test`.",
     keys: &[
@@ -230,7 +240,7 @@ pub static TEST: Block = Block {
 };
 
 /// A source of a multi-source mapping, in long form.
-pub static SOURCE: Block = Block {
+pub(crate) static SOURCE: Block = Block {
     name: "source",
     doc: "A source of a multi-source mapping: its join key and freshness.",
     keys: &[
@@ -245,7 +255,7 @@ pub static SOURCE: Block = Block {
 };
 
 /// `nulls:` words and whether they omit null fields.
-pub const NULLS: [(&str, bool); 2] = [("keep", false), ("omit", true)];
+pub(crate) const NULLS: [(&str, bool); 2] = [("keep", false), ("omit", true)];
 const NULLS_WORDS: [&str; 2] = names(&NULLS);
 const ON_CONFLICT_WORDS: [&str; 3] = names(&ON_CONFLICT);
 const SEVERITY_WORDS: [&str; 3] = names(&SEVERITIES);
@@ -253,7 +263,7 @@ const LOOKUP_FORMAT_WORDS: [&str; 2] = names(&LOOKUP_FORMATS);
 
 /// A whole mapping file.
 #[derive(Clone, Debug, Default)]
-pub struct MappingSpec {
+pub(crate) struct MappingSpec {
     /// `mapping:` the name.
     pub name: Option<Located<String>>,
     /// `version:`
@@ -286,13 +296,11 @@ pub struct MappingSpec {
     pub contract: Option<Located<String>>,
     /// `tests:` fixtures.
     pub tests: Vec<TestSpec>,
-    /// The root's place.
-    pub loc: Loc,
 }
 
 /// A lookup table declaration.
 #[derive(Clone, Debug)]
-pub struct LookupSpec {
+pub(crate) struct LookupSpec {
     /// The table's name.
     pub name: yaml::Key,
     /// `inline:` entries.
@@ -313,7 +321,7 @@ pub struct LookupSpec {
 
 /// A named source of a multi-source mapping.
 #[derive(Clone, Debug)]
-pub struct SourceSpec {
+pub(crate) struct SourceSpec {
     /// The source's name.
     pub name: yaml::Key,
     /// `key:` the join key expression.
@@ -325,7 +333,7 @@ pub struct SourceSpec {
 
 /// `prefer:` an ordered list of sources, or `latest`.
 #[derive(Clone, Debug)]
-pub enum PreferSpec {
+pub(crate) enum PreferSpec {
     /// Sources in precedence order.
     Order(Vec<Located<String>>, Loc),
     /// The freshest value wins.
@@ -334,7 +342,9 @@ pub enum PreferSpec {
 
 /// `hooks:`
 #[derive(Clone, Debug, Default)]
-pub struct HooksSpec {
+// Read only by the Rhai hooks (feature `hooks`); without them only `loc`.
+#[cfg_attr(not(feature = "hooks"), allow(dead_code))]
+pub(crate) struct HooksSpec {
     /// `script:` a Rhai file, relative to the mapping.
     pub script: Option<Located<String>>,
     /// `inline:` Rhai source.
@@ -349,8 +359,22 @@ pub struct HooksSpec {
     pub loc: Loc,
 }
 
-/// A `tests:` entry.
+/// A `tests:` entry, as written: what `mapwright test` runs.
+///
+/// ```
+/// use mapwright_engine::Mapping;
+///
+/// let m = Mapping::from_yaml(
+///     "mapping: m\nfields:\n  id: $.id\ntests:\n  - name: one order\n    input: fixtures/order.json\n    expect: fixtures/order.out.json\n",
+///     "m.yaml",
+/// )?;
+/// let test = &m.tests()[0];
+/// assert_eq!(test.name.as_ref().unwrap().value, "one order");
+/// assert_eq!(test.expect.as_ref().unwrap().loc.line, 7);
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TestSpec {
     /// `name:`
     pub name: Option<Located<String>>,
@@ -368,7 +392,7 @@ pub struct TestSpec {
 
 /// An output field.
 #[derive(Clone, Debug)]
-pub struct FieldSpec {
+pub(crate) struct FieldSpec {
     /// The output key (dotted for nesting).
     pub name: yaml::Key,
     /// How the value is produced.
@@ -389,13 +413,13 @@ pub struct FieldSpec {
 
 /// How a field's value is produced.
 #[derive(Clone, Debug)]
-pub enum FieldBody {
+pub(crate) enum FieldBody {
     /// An expression (short form or `expr:`).
     Expr(ExprSrc),
     /// Only a `default:` (or only `from:` in multi-source mappings).
     Nothing,
     /// `fields:` a nested object.
-    Nested(Vec<FieldSpec>, Loc),
+    Nested(Vec<FieldSpec>),
     /// `each:` an array built from a list.
     Each {
         /// The list expression.
@@ -409,16 +433,16 @@ pub enum FieldBody {
 
 /// What an `each` element becomes.
 #[derive(Clone, Debug)]
-pub enum EachItem {
+pub(crate) enum EachItem {
     /// `fields:` an object per element.
-    Fields(Vec<FieldSpec>, Loc),
+    Fields(Vec<FieldSpec>),
     /// `expr:` a value per element.
     Expr(ExprSrc),
 }
 
 /// The validation keys of a field.
 #[derive(Clone, Debug, Default)]
-pub struct ChecksSpec {
+pub(crate) struct ChecksSpec {
     /// `type:`
     pub kind: Option<Located<String>>,
     /// `required:`
@@ -439,24 +463,9 @@ pub struct ChecksSpec {
     pub checks: Vec<CheckSpec>,
 }
 
-impl ChecksSpec {
-    /// Whether any validation key is present.
-    pub fn is_empty(&self) -> bool {
-        self.kind.is_none()
-            && self.required.is_none()
-            && self.pattern.is_none()
-            && self.one_of.is_none()
-            && self.min.is_none()
-            && self.max.is_none()
-            && self.min_length.is_none()
-            && self.max_length.is_none()
-            && self.checks.is_empty()
-    }
-}
-
 /// A `checks:` entry.
 #[derive(Clone, Debug)]
-pub struct CheckSpec {
+pub(crate) struct CheckSpec {
     /// `when:`
     pub when: Option<ExprSrc>,
     /// `rule:`
@@ -479,20 +488,18 @@ pub struct CheckSpec {
 
 /// A `validate:` rule.
 #[derive(Clone, Debug)]
-pub struct RuleSpec {
+pub(crate) struct RuleSpec {
     /// `rule:`
     pub rule: Option<ExprSrc>,
     /// `message:`
     pub message: Option<Located<String>>,
     /// `severity:`
     pub severity: Option<Located<String>>,
-    /// The entry's place.
-    pub loc: Loc,
 }
 
 /// The source-of-truth keys of a field.
 #[derive(Clone, Debug, Default)]
-pub struct TruthSpec {
+pub(crate) struct TruthSpec {
     /// `from:` a candidate expression per source.
     pub from: Vec<(yaml::Key, ExprSrc)>,
     /// Where `from:` was written.
@@ -527,7 +534,7 @@ fn hint_of(block: &Block, key: &str) -> &'static str {
 
 /// Decodes a mapping file's tree.
 pub(crate) fn decode(d: &mut Decoder, root: &Node) -> MappingSpec {
-    let mut spec = MappingSpec { loc: root.loc, ..MappingSpec::default() };
+    let mut spec = MappingSpec::default();
     let Some(entries) = d.map(root, "a mapping file") else {
         return spec;
     };
@@ -631,7 +638,7 @@ fn decode_sources(d: &mut Decoder, node: &Node) -> Vec<SourceSpec> {
 fn decode_prefer(d: &mut Decoder, node: &Node) -> Option<PreferSpec> {
     match &node.value {
         Yaml::String(s) if s == "latest" => Some(PreferSpec::Latest(node.loc)),
-        Yaml::String(s) => Some(PreferSpec::Order(vec![Located { value: s.clone(), loc: node.loc }], node.loc)),
+        Yaml::String(s) => Some(PreferSpec::Order(vec![Located::new(s.clone(), node.loc)], node.loc)),
         Yaml::Seq(items) => {
             Some(PreferSpec::Order(items.iter().filter_map(|i| d.text(i, "a `prefer:` entry")).collect(), node.loc))
         }
@@ -715,7 +722,6 @@ fn decode_rules(d: &mut Decoder, node: &Node) -> Vec<RuleSpec> {
             rule,
             message: get(e, "message").and_then(|n| d.text(n, "`message:`")),
             severity: get(e, "severity").and_then(|n| d.text(n, "`severity:`")),
-            loc: item.loc,
         });
     }
     out
@@ -747,8 +753,7 @@ fn enum_list(d: &mut Decoder, node: &Node) -> Option<(Vec<Node>, Loc)> {
 fn decode_checks(d: &mut Decoder, e: &[(yaml::Key, Node)]) -> ChecksSpec {
     let mut c = ChecksSpec {
         kind: get(e, "type").and_then(|n| d.text(n, "`type:`")),
-        required: get(e, "required")
-            .and_then(|n| d.boolean(n, "`required:`").map(|b| Located { value: b, loc: n.loc })),
+        required: get(e, "required").and_then(|n| d.boolean(n, "`required:`").map(|b| Located::new(b, n.loc))),
         pattern: get(e, "pattern").and_then(|n| d.text(n, "`pattern:`")),
         one_of: get(e, "enum").and_then(|n| enum_list(d, n)),
         min: get(e, "min").cloned(),
@@ -835,7 +840,7 @@ fn decode_field(d: &mut Decoder, name: &yaml::Key, node: &Node) -> Option<FieldS
         let each = d.expr(each, "`each:`")?;
         let filter = get(e, "where").and_then(|n| d.expr(n, "`where:`"));
         let item = match (get(e, "fields"), get(e, "expr")) {
-            (Some(f), None) => EachItem::Fields(decode_fields(d, f), f.loc),
+            (Some(f), None) => EachItem::Fields(decode_fields(d, f)),
             (None, Some(x)) => EachItem::Expr(d.expr(x, "`expr:`")?),
             (Some(_), Some(_)) => {
                 d.hint(
@@ -866,7 +871,7 @@ fn decode_field(d: &mut Decoder, name: &yaml::Key, node: &Node) -> Option<FieldS
                 "a field is either a nested object (`fields:`) or a value (`expr:`)",
             );
         }
-        FieldBody::Nested(decode_fields(d, f), f.loc)
+        FieldBody::Nested(decode_fields(d, f))
     } else if let Some(x) = get(e, "expr") {
         FieldBody::Expr(d.expr(x, "`expr:`")?)
     } else {

@@ -1,8 +1,8 @@
 //! A located YAML tree: every node knows its line, column and byte range.
 //!
 //! Why a tree and not `#[derive(Deserialize)]` straight into the spec
-//! structs: serde stops at the first error, and SPEC §7 asks for every
-//! problem of a file in one run (an unknown key here, a bad expression
+//! structs: serde stops at the first error, and every problem of a file
+//! is reported in one run (README "When a mapping has a mistake") (an unknown key here, a bad expression
 //! there). serde-saphyr parses the YAML into this tree (its `Spanned`
 //! wrapper gives each value its place); the spec decoder then walks the
 //! tree and collects all problems as located diagnostics.
@@ -15,7 +15,19 @@ use serde_saphyr::Spanned;
 use crate::diagnostic::{Diagnostic, SourceFile, SpecCode};
 
 /// Where a node is in its file.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+/// use mapwright_engine::spec::yaml::{parse_file, Loc};
+///
+/// let file = SourceFile::new("m.yaml", "mapping: m\nkey: $.id\n");
+/// let root = parse_file(&file)?;
+/// let key = &root.as_map().unwrap()[1];
+/// assert_eq!(key.1.loc, Loc::in_file(&file, 16, 4), "`$.id` on line 2, column 6");
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Loc {
     /// 1-based line.
     pub line: u32,
@@ -27,8 +39,37 @@ pub struct Loc {
     pub len: usize,
 }
 
-/// A YAML node.
+impl Loc {
+    /// The place of `len` bytes at `offset` in `file`, with their line and
+    /// column.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::SourceFile;
+    ///
+    /// let file = SourceFile::new("m.yaml", "a: 1\nb: 2\n");
+    /// let loc = mapwright_engine::spec::yaml::Loc::in_file(&file, 8, 1);
+    /// assert_eq!((loc.line, loc.column), (2, 4));
+    /// ```
+    pub fn in_file(file: &SourceFile, offset: usize, len: usize) -> Loc {
+        let (line, column) = file.line_col(offset);
+        Loc { line, column, offset, len }
+    }
+}
+
+/// A YAML node: its value and its place.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+/// use mapwright_engine::spec::yaml::{parse_file, Yaml};
+///
+/// let root = parse_file(&SourceFile::new("m.yaml", "tags: [a, b]\n"))?;
+/// let (key, tags) = &root.as_map().unwrap()[0];
+/// assert_eq!(key.text, "tags");
+/// assert!(matches!(&tags.value, Yaml::Seq(items) if items.len() == 2));
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Node {
     /// What it is.
     pub value: Yaml,
@@ -37,7 +78,19 @@ pub struct Node {
 }
 
 /// YAML values. Scalars keep their source text so expressions and numbers
-/// are read exactly as written (`19.90` stays `19.90`).
+/// are read exactly as written (`19.90` stays `19.90`). Exhaustive: these
+/// are YAML's kinds of value.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+/// use mapwright_engine::spec::yaml::{parse_file, Yaml};
+///
+/// let root = parse_file(&SourceFile::new("m.yaml", "price: 19.90\nzip: 02134\n"))?;
+/// let entries = root.as_map().unwrap();
+/// assert!(matches!(&entries[0].1.value, Yaml::Number(n) if n == "19.90"));
+/// assert!(matches!(&entries[1].1.value, Yaml::String(z) if z == "02134"), "leading zeros stay text");
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub enum Yaml {
     /// `~`, `null` or nothing.
@@ -54,8 +107,18 @@ pub enum Yaml {
     Map(Vec<(Key, Node)>),
 }
 
-/// A mapping key.
+/// A mapping key with its place.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+///
+/// let root = mapwright_engine::spec::yaml::parse_file(&SourceFile::new("m.yaml", "a: 1\nbee: 2\n"))?;
+/// let key = &root.as_map().unwrap()[1].0;
+/// assert_eq!((key.text.as_str(), key.loc.line, key.loc.column), ("bee", 2, 1));
+/// # Ok::<(), mapwright_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Key {
     /// The key text.
     pub text: String,
@@ -65,6 +128,10 @@ pub struct Key {
 
 impl Yaml {
     /// A word for messages: "a mapping", "a list", "text"…
+    ///
+    /// ```
+    /// assert_eq!(mapwright_engine::spec::yaml::Yaml::Seq(Vec::new()).kind(), "a list");
+    /// ```
     pub fn kind(&self) -> &'static str {
         match self {
             Yaml::Null => "nothing (null)",
@@ -79,6 +146,16 @@ impl Yaml {
 
 impl Node {
     /// The scalar's text (strings, numbers, booleans), as written.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::SourceFile;
+    ///
+    /// let root = mapwright_engine::spec::yaml::parse_file(&SourceFile::new("m.yaml", "on: true\nlist: []\n"))?;
+    /// let entries = root.as_map().unwrap();
+    /// assert_eq!(entries[0].1.scalar_text().as_deref(), Some("true"));
+    /// assert_eq!(entries[1].1.scalar_text(), None);
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Yaml::String(s) | Yaml::Number(s) => Some(s.clone()),
@@ -89,6 +166,14 @@ impl Node {
     }
 
     /// The mapping's entries, if this is a mapping.
+    ///
+    /// ```
+    /// use mapwright_engine::diagnostic::SourceFile;
+    ///
+    /// let root = mapwright_engine::spec::yaml::parse_file(&SourceFile::new("m.yaml", "- a\n- b\n"))?;
+    /// assert!(root.as_map().is_none(), "a list is not a mapping");
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
     pub fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.value {
             Yaml::Map(m) => Some(m),
@@ -98,7 +183,7 @@ impl Node {
 }
 
 /// Parses YAML text into a located tree.
-pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+pub(crate) fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     // YAML 1.2 scalars: `no`, `yes`, `on`, `off` stay text (a lookup keyed
     // by Norway's `NO` must not become `false`), and `02134` stays a string
     // (postal codes, SKUs).
@@ -111,8 +196,16 @@ pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     Ok(located(text, spanned))
 }
 
-/// Parses a spec file's text into a located tree; a syntax error is a
-/// located diagnostic with a hint.
+/// Parses a spec file's text into a located tree (YAML 1.2: `no` and
+/// `on` stay text, `02134` stays text, a key twice is an error); a syntax
+/// error is a located diagnostic with a hint.
+///
+/// ```
+/// use mapwright_engine::diagnostic::SourceFile;
+///
+/// let err = mapwright_engine::spec::yaml::parse_file(&SourceFile::new("m.yaml", "a: 1\na: 2\n")).unwrap_err();
+/// assert!(err.to_string().contains("`a` is defined twice"), "{err}");
+/// ```
 pub fn parse_file(file: &SourceFile) -> Result<Node, crate::Error> {
     parse(&file.text).map_err(|e| crate::Error::Spec(crate::Diagnostics(vec![syntax_error(file, &e)])))
 }

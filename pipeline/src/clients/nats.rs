@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, Context};
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::yaml::Loc;
-use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 
 use crate::secrets::{self, Scrubber, Secret};
 

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use mapwright_engine::SourceFile;
+use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::spec::Located;
 use tokio_postgres::{Client, Config, NoTls};
 

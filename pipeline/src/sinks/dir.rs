@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use mapwright_dsl::Value;
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::input::{FORMAT_NAMES, Format};
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
@@ -17,15 +17,15 @@ use super::encode;
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: dir`.
-pub(crate) static KEYS: Block = Block {
-    name: "sink_dir",
-    doc: "One file per batch in a folder, written under a hidden name and renamed: `<pipeline>-<UTC time>-<n>.jsonl`.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "sink_dir",
+    "One file per batch in a folder, written under a hidden name and renamed: `<pipeline>-<UTC time>-<n>.jsonl`.",
+    &[
         Key::new("path", Type::Text, "The folder, relative to the pipeline file; it is created.")
             .required("the folder to write to: `path: out/`"),
         Key::new("format", Type::Words(&FORMAT_NAMES), "The format of each file: `jsonl` (default), `json` or `csv`."),
     ],
-};
+);
 
 /// `kind: dir` sink.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries, format: Optio
         }
         f => f.unwrap_or(Format::Jsonl),
     };
-    Some(DirSinkSpec { path: Located { value: p.path(&path.value), loc: path.loc }, format })
+    Some(DirSinkSpec { path: Located::new(p.path(&path.value), path.loc), format })
 }
 
 /// An open folder sink.

@@ -9,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use mapwright_dsl::Value;
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::input::{FORMAT_NAMES, Format};
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
@@ -19,15 +19,15 @@ use super::{SinkSpec, encode};
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: file`.
-pub(crate) static KEYS: Block = Block {
-    name: "sink_file",
-    doc: "Records appended to a file (jsonl, json or csv by its extension, or `format:`), synced to disk per batch; a JSON file stays one valid array, CSV keeps its header.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "sink_file",
+    "Records appended to a file (jsonl, json or csv by its extension, or `format:`), synced to disk per batch; a JSON file stays one valid array, CSV keeps its header.",
+    &[
         Key::new("path", Type::Text, "The file, relative to the pipeline file; its folder is created.")
             .required("the file to append to: `path: out/orders.jsonl`"),
         Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, `json` or `csv` when the extension does not tell."),
     ],
-};
+);
 
 /// `kind: file` sink.
 #[derive(Debug)]
@@ -62,13 +62,13 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries, format: Optio
             return None;
         }
     };
-    Some(FileSinkSpec { path: Located { value: file, loc: path.loc }, format })
+    Some(FileSinkSpec { path: Located::new(file, path.loc), format })
 }
 
 /// The dead letter when the pipeline file names none: JSON Lines in
 /// `path`, reported at `loc` if it cannot be opened.
 pub(crate) fn default_dead_letter(path: PathBuf, loc: Loc) -> SinkSpec {
-    SinkSpec::File(FileSinkSpec { path: Located { value: path, loc }, format: Format::Jsonl })
+    SinkSpec::File(FileSinkSpec { path: Located::new(path, loc), format: Format::Jsonl })
 }
 
 /// An open file sink.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, header};
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use mapwright_engine::spec::{Located, get};
@@ -33,10 +33,10 @@ use crate::secrets::{Scrubber, Secret};
 const METHODS: [&str; 3] = ["POST", "PUT", "PATCH"];
 
 /// The keys of `kind: http`.
-pub(crate) static KEYS: Block = Block {
-    name: "sink_http",
-    doc: "One request per record, its JSON as the body, with retries and an idempotency key.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "sink_http",
+    "One request per record, its JSON as the body, with retries and an idempotency key.",
+    &[
         Key::new(
             "url",
             Type::Text,
@@ -53,7 +53,7 @@ pub(crate) static KEYS: Block = Block {
         ),
         Key::new("timeout", Type::Duration, "Time allowed for one request (default 10s)."),
     ],
-};
+);
 
 /// How much of a refusing server's answer goes into a reason.
 const EXCERPT_BYTES: usize = 512;
@@ -171,7 +171,7 @@ impl HttpSink {
         }
         let method = reqwest::Method::from_bytes(spec.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("method {}: not an HTTP method", spec.method))?;
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         let mut secrets = Vec::new();
         for (name, value) in &spec.headers {
             let header = HeaderName::from_bytes(name.as_bytes())

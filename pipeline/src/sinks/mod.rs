@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mapwright_dsl::Value;
+use mapwright_engine::Error;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::get;
 use mapwright_engine::spec::keys::Block;
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::{Error, SourceFile, SpecCode};
 
 use crate::Stop;
 use crate::decode::{Pipe, located};
@@ -170,7 +171,7 @@ impl Sink {
         prefix: &str,
         metrics: Arc<Metrics>,
     ) -> Result<Sink, Error> {
-        let one = |d| Error::Spec(mapwright_engine::Diagnostics(vec![d]));
+        let one = |d| Error::Spec(mapwright_engine::diagnostic::Diagnostics(vec![d]));
         Ok(match spec {
             SinkSpec::Http(h) => Sink::Http(Box::new(http::HttpSink::new(h, metrics).map_err(|e| {
                 located(file, SpecCode::BadEndpoint, h.url.loc, e, "check the sink's url and headers")
@@ -214,7 +215,7 @@ impl Sink {
 async fn one_by_one<'a, F, Fut>(items: &'a [Delivery], state: &State, mut send: F) -> Result<Undelivered, String>
 where
     F: FnMut(&'a Delivery) -> Fut,
-    Fut: std::future::Future<Output = Sent>,
+    Fut: Future<Output = Sent>,
 {
     let mut undelivered = Vec::new();
     for (j, d) in items.iter().enumerate() {

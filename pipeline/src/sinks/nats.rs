@@ -11,10 +11,11 @@
 //! answer, and with `stream:` the stream must exist and hold the subject.
 
 use async_nats::jetstream::{self, Context};
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use mapwright_engine::spec::{Located, get};
-use mapwright_engine::{Diagnostic, SourceFile};
 
 use crate::Stop;
 use crate::clients::nats::{checked_stream, connect, shown_file};
@@ -25,17 +26,17 @@ use crate::retry::{self, Retry, Try};
 use crate::secrets::Secret;
 
 /// The keys of `kind: nats` (sink).
-pub(crate) static KEYS: Block = Block {
-    name: "sink_nats",
-    doc: "One NATS message per record, its JSON as the payload; with `stream:`, each publish waits for JetStream's acknowledgement and carries the idempotency key as `Nats-Msg-Id`, so the stream drops a repeat; without it, done once the server has it (flushed). The stream must exist and hold the subject (checked at start-up).",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "sink_nats",
+    "One NATS message per record, its JSON as the payload; with `stream:`, each publish waits for JetStream's acknowledgement and carries the idempotency key as `Nats-Msg-Id`, so the stream drops a repeat; without it, done once the server has it (flushed). The stream must exist and hold the subject (checked at start-up).",
+    &[
         Key::new("url", Type::Text, "`nats://user:password@host:4222` (several separated by commas); `${NAME}` reads an environment variable at load time.")
             .required("`url: nats://127.0.0.1:4222`"),
         Key::new("subject", Type::Text, "The NATS subject records are published on.").required("where records go: `subject: erp.sales_orders`"),
         Key::new("stream", Type::Text, "The JetStream stream that stores the subject; without it, plain NATS."),
         Key::new("retry", Type::Block(&retry::KEYS), "Retries of publishes that fail or are not acknowledged."),
     ],
-};
+);
 
 /// `kind: nats` sink: one message per record, its JSON as the payload.
 #[derive(Clone, Debug)]

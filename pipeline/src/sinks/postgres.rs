@@ -20,10 +20,11 @@
 use std::time::Instant;
 
 use mapwright_dsl::Value;
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
 use mapwright_engine::spec::{Located, get};
-use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 use tokio_postgres::{Client, Statement};
 
 use super::Undelivered;
@@ -39,10 +40,10 @@ use crate::secrets::Secret;
 use crate::state::State;
 
 /// The keys of `kind: postgres`.
-pub(crate) static KEYS: Block = Block {
-    name: "sink_postgres",
-    doc: "Upsert by key into a PostgreSQL table, one transaction per batch: the record in a JSONB column, or `columns:` filled from output fields of the same names; `create: true` creates a missing table (JSONB form).",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "sink_postgres",
+    "Upsert by key into a PostgreSQL table, one transaction per batch: the record in a JSONB column, or `columns:` filled from output fields of the same names; `create: true` creates a missing table (JSONB form).",
+    &[
         Key::new(
             "url",
             Type::Text,
@@ -65,7 +66,7 @@ pub(crate) static KEYS: Block = Block {
             "Retries of a batch that fails (a lost connection, a server restarting).",
         ),
     ],
-};
+);
 
 /// `kind: postgres` sink: upsert by key.
 #[derive(Clone, Debug)]
@@ -92,15 +93,14 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<PgS
     let url = p.required_secret(entries, node.loc, &KEYS, "url");
     let table = p.required_text(entries, node.loc, &KEYS, "table")?;
     // Keys not written point at the table: that is what they are about.
-    let or_default = |t: Option<Located<String>>, default: &str| {
-        t.unwrap_or_else(|| Located { value: default.to_string(), loc: table.loc })
-    };
+    let or_default =
+        |t: Option<Located<String>>, default: &str| t.unwrap_or_else(|| Located::new(default.to_string(), table.loc));
     let key = p.opt_text(entries, "key");
     let document = p.opt_text(entries, "document");
     let create = get(entries, "create").and_then(|n| p.d.boolean(n, "create")).unwrap_or(false);
     let columns = match get(entries, "columns") {
-        Some(n) => p.list(n, "columns").map(|c| Located { value: c, loc: n.loc }),
-        None => Some(Located { value: Vec::new(), loc: table.loc }),
+        Some(n) => p.list(n, "columns").map(|c| Located::new(c, n.loc)),
+        None => Some(Located::new(Vec::new(), table.loc)),
     };
     if let (Some(cols), Some(n)) = (&columns, get(entries, "columns")) {
         if !cols.value.is_empty() && create {

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use mapwright_dsl::Value;
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::input::{FORMAT_NAMES, Format};
 use mapwright_engine::spec::get;
 use mapwright_engine::spec::keys::{Block, Key, Type};
@@ -13,11 +13,11 @@ use super::encode;
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: stdout`.
-pub(crate) static KEYS: Block = Block {
-    name: "sink_stdout",
-    doc: "JSON Lines on standard output, flushed per batch.",
-    keys: &[Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, the only format standard output takes.")],
-};
+pub(crate) static KEYS: Block = Block::new(
+    "sink_stdout",
+    "JSON Lines on standard output, flushed per batch.",
+    &[Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, the only format standard output takes.")],
+);
 
 /// Checks `format:`: standard output takes JSON Lines only.
 pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries, format: Option<Format>) -> Option<()> {

@@ -15,21 +15,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use mapwright_dsl::Projection;
-use mapwright_engine::input::{self, Format, Source};
+use mapwright_engine::input::{self, Format, InputRecord, Source};
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use tokio::sync::mpsc::Sender;
 
-use super::{Batch, Commit, FORMAT, send_all, unreadable};
+use super::{Batch, Commit, FORMAT, send_all};
 use crate::Stop;
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: dir`.
-pub(crate) static KEYS: Block = Block {
-    name: "source_dir",
-    doc: "A drop folder: a file unchanged for `settle` is read once, then moved to `done/`, or to `failed/` if any record failed; hidden and `.tmp`/`.part` files are skipped, so writing under a temporary name and renaming is always safe.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "source_dir",
+    "A drop folder: a file unchanged for `settle` is read once, then moved to `done/`, or to `failed/` if any record failed; hidden and `.tmp`/`.part` files are skipped, so writing under a temporary name and renaming is always safe.",
+    &[
         Key::new("path", Type::Text, "The folder, relative to the pipeline file.")
             .required("the drop folder to watch: `path: inbox/`"),
         FORMAT,
@@ -42,7 +42,7 @@ pub(crate) static KEYS: Block = Block {
             "How long a dropped file must stay unchanged before it is read (default 1s).",
         ),
     ],
-};
+);
 
 /// `kind: dir`.
 #[derive(Debug)]
@@ -73,7 +73,7 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Dir
         settle,
         done: done.unwrap_or_else(|| dir.join("done")),
         failed: failed.unwrap_or_else(|| dir.join("failed")),
-        path: Located { value: dir, loc: path.loc },
+        path: Located::new(dir, path.loc),
         format: format?,
         poll,
     })
@@ -129,7 +129,7 @@ impl DirSource {
                 let ok = match reader {
                     Ok(reader) => send_all(reader, tx, stop, commit),
                     Err(e) => {
-                        let record = unreadable(path.display().to_string(), e.to_string());
+                        let record = InputRecord::unreadable(path.display().to_string(), e.to_string());
                         tx.blocking_send(Batch { records: vec![record], commit: commit(true) }).is_ok()
                     }
                 };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mapwright_dsl::Projection;
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::input::{self, Format, Source};
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
@@ -20,15 +20,15 @@ use crate::Stop;
 use crate::decode::{Entries, Pipe, located};
 
 /// The keys of `kind: file`.
-pub(crate) static KEYS: Block = Block {
-    name: "source_file",
-    doc: "Records from a file or a glob of files (`in/*.jsonl`), read once, in name order; the run ends after the last file.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "source_file",
+    "Records from a file or a glob of files (`in/*.jsonl`), read once, in name order; the run ends after the last file.",
+    &[
         Key::new("path", Type::Text, "The file, or a glob such as `in/*.jsonl`, relative to the pipeline file.")
             .required("the file or glob to read: `path: in/*.jsonl`"),
         FORMAT,
     ],
-};
+);
 
 /// `kind: file`.
 #[derive(Clone, Debug)]
@@ -43,11 +43,14 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Fil
     let format = p.format(entries);
     let path = p.required_text(entries, node.loc, &KEYS, "path")?;
     let full = p.path(&path.value).to_string_lossy().into_owned();
-    Some(FileSourceSpec { path: Located { value: full, loc: path.loc }, format: format? })
+    Some(FileSourceSpec { path: Located::new(full, path.loc), format: format? })
 }
 
 /// At start-up: the path names a file, or the glob is valid.
-pub(crate) fn check(spec: &FileSourceSpec, file: &mapwright_engine::SourceFile) -> Result<(), mapwright_engine::Error> {
+pub(crate) fn check(
+    spec: &FileSourceSpec,
+    file: &mapwright_engine::diagnostic::SourceFile,
+) -> Result<(), mapwright_engine::Error> {
     expand(&spec.path.value).map(|_| ()).map_err(|message| {
         located(
             file,

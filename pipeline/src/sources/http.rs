@@ -16,7 +16,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use mapwright_engine::SpecCode;
+use mapwright_engine::diagnostic::SpecCode;
 use mapwright_engine::input::{self, Source};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
@@ -30,10 +30,10 @@ use crate::secrets::Secret;
 use crate::state::{State, StateError};
 
 /// The keys of `kind: http`.
-pub(crate) static KEYS: Block = Block {
-    name: "source_http",
-    doc: "A webhook endpoint: POST a JSON object, an array or JSON Lines; `200 {\"accepted\": n, \"id\": …}` once stored, 401 bad signature, 413 too large, 400 unparsable (with the place), 404 another path, 405 another method.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "source_http",
+    "A webhook endpoint: POST a JSON object, an array or JSON Lines; `200 {\"accepted\": n, \"id\": …}` once stored, 401 bad signature, 413 too large, 400 unparsable (with the place), 404 another path, 405 another method.",
+    &[
         Key::new("listen", Type::Text, "Address to listen on, `host:port`.")
             .required("the address to listen on: `listen: 127.0.0.1:8088`"),
         Key::new("path", Type::Text, "The URL path served (default `/`)."),
@@ -44,19 +44,19 @@ pub(crate) static KEYS: Block = Block {
             "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413 (default 10MiB).",
         ),
     ],
-};
+);
 
 /// The keys of `verify:`.
-pub(crate) static VERIFY: Block = Block {
-    name: "verify",
-    doc: "The signature check of a webhook: the header carries the base64 HMAC-SHA256 of the raw body, keyed by the secret (Shopify's scheme).",
-    keys: &[
+pub(crate) static VERIFY: Block = Block::new(
+    "verify",
+    "The signature check of a webhook: the header carries the base64 HMAC-SHA256 of the raw body, keyed by the secret (Shopify's scheme).",
+    &[
         Key::new("hmac_sha256_header", Type::Text, "The header carrying the base64 HMAC-SHA256 of the body.")
             .required("the header carrying the signature: `hmac_sha256_header: X-Shopify-Hmac-Sha256`"),
         Key::new("secret", Type::Text, "The shared secret; use `${NAME}` to read it from the environment.")
             .required("`secret: \"${SHOPIFY_WEBHOOK_SECRET}\"`"),
     ],
-};
+);
 
 /// `kind: http` source.
 #[derive(Clone, Debug)]

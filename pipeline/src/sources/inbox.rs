@@ -10,7 +10,7 @@ use std::time::Duration;
 use mapwright_engine::input::{self, InputRecord, Source};
 use tokio::sync::mpsc::Sender;
 
-use super::{Batch, Commit, unreadable};
+use super::{Batch, Commit};
 use crate::Stop;
 use crate::state::State;
 
@@ -48,7 +48,7 @@ pub(crate) async fn feed(state: State, wake: Arc<tokio::sync::Notify>, tx: Sende
             let source = Source::Bytes { name: origin.clone(), bytes: p.body.into() };
             let records: Vec<InputRecord> = match input::open(&source, None, None) {
                 Ok(r) => r.collect(),
-                Err(e) => vec![unreadable(origin, e.to_string())],
+                Err(e) => vec![InputRecord::unreadable(origin, e.to_string())],
             };
             tokio::select! {
                 _ = stop.clone().wait() => return,

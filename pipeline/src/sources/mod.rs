@@ -137,12 +137,6 @@ pub(crate) fn send_all(
     }
 }
 
-/// One unreadable record carrying `message` to the dead letter: the input
-/// was not records at all (an unknown extension, a body that is not JSON).
-pub(crate) fn unreadable(origin: String, message: String) -> InputRecord {
-    InputRecord { value: Err(mapwright_engine::input::BadInput { message, raw: String::new() }), origin, raw: None }
-}
-
 /// A source whose start-up checks passed: what it holds open.
 pub(crate) enum Opened {
     /// A file, folder or standard input: nothing held.
@@ -160,10 +154,10 @@ pub(crate) enum Opened {
 /// `file`.
 pub(crate) async fn open(
     spec: &SourceSpec,
-    file: &mapwright_engine::SourceFile,
+    file: &mapwright_engine::diagnostic::SourceFile,
     pipeline: &str,
 ) -> Result<Opened, mapwright_engine::Error> {
-    let one = |d| mapwright_engine::Error::Spec(mapwright_engine::Diagnostics(vec![d]));
+    let one = |d| mapwright_engine::Error::Spec(mapwright_engine::diagnostic::Diagnostics(vec![d]));
     Ok(match spec {
         SourceSpec::File(f) => {
             file::check(f, file)?;

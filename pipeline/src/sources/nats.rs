@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull};
 use futures_util::StreamExt;
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
 use mapwright_engine::spec::{Located, get};
-use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 
 use super::inbox;
 use crate::Stop;
@@ -36,10 +37,10 @@ use crate::secrets::Secret;
 use crate::state::State;
 
 /// The keys of `kind: nats` (source).
-pub(crate) static KEYS: Block = Block {
-    name: "source_nats",
-    doc: "Messages on a NATS subject, each one payload (a record or a list), stored in the inbox, then acknowledged. With `stream:`, a durable JetStream pull consumer with explicit acks: messages published while the pipeline is down are read after a restart, and after a crash unacknowledged ones come back after `ack_wait`. Without it, plain NATS: only what is published while it runs.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "source_nats",
+    "Messages on a NATS subject, each one payload (a record or a list), stored in the inbox, then acknowledged. With `stream:`, a durable JetStream pull consumer with explicit acks: messages published while the pipeline is down are read after a restart, and after a crash unacknowledged ones come back after `ack_wait`. Without it, plain NATS: only what is published while it runs.",
+    &[
         Key::new("url", Type::Text, "`nats://user:password@host:4222` (several separated by commas); `${NAME}` reads an environment variable at load time.")
             .required("`url: nats://127.0.0.1:4222`"),
         Key::new("subject", Type::Text, "The NATS subject to receive (wildcards `*` and `>` allowed).")
@@ -48,7 +49,7 @@ pub(crate) static KEYS: Block = Block {
         Key::new("durable", Type::Text, "The durable JetStream consumer's name (default `mapwright-<pipeline>`)."),
         Key::new("ack_wait", Type::Duration, "How long JetStream waits for an ack before sending a message again (default 30s; applied when the consumer is created)."),
     ],
-};
+);
 
 /// `kind: nats` source: every message is one payload (a record, or a list
 /// of records), stored in the inbox before it is acknowledged.

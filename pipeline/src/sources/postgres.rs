@@ -23,11 +23,12 @@
 use std::time::Duration;
 
 use mapwright_dsl::Value;
+use mapwright_engine::Diagnostic;
+use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::input::InputRecord;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
 use mapwright_engine::spec::{Located, get};
-use mapwright_engine::{Diagnostic, SourceFile, SpecCode};
 use tokio::sync::mpsc::Sender;
 use tokio_postgres::{Client, Statement};
 
@@ -38,10 +39,10 @@ use crate::decode::{Entries, Pipe};
 use crate::secrets::Secret;
 
 /// The keys of `kind: postgres`.
-pub(crate) static KEYS: Block = Block {
-    name: "source_postgres",
-    doc: "Rows of a PostgreSQL query past the last value of an increasing `cursor` column, in cursor order, polled; the cursor is kept in the state store and moves only once a batch is delivered.",
-    keys: &[
+pub(crate) static KEYS: Block = Block::new(
+    "source_postgres",
+    "Rows of a PostgreSQL query past the last value of an increasing `cursor` column, in cursor order, polled; the cursor is kept in the state store and moves only once a batch is delivered.",
+    &[
         Key::new(
             "url",
             Type::Text,
@@ -59,7 +60,7 @@ pub(crate) static KEYS: Block = Block {
         Key::new("poll", Type::Duration, "How often to ask for new rows (default 1s)."),
         Key::new("batch", Type::Count { min: 1 }, "Rows per query (default 500)."),
     ],
-};
+);
 
 /// `kind: postgres` source.
 #[derive(Clone, Debug)]
@@ -290,10 +291,7 @@ pub(crate) async fn poll(
             }
             continue;
         };
-        let records = rows
-            .into_iter()
-            .map(|(v, c)| InputRecord { value: Ok(v), origin: format!("{name}@{c}"), raw: None })
-            .collect();
+        let records = rows.into_iter().map(|(v, c)| InputRecord::new(v, format!("{name}@{c}"))).collect();
         let batch = Batch { records, commit: Commit::Cursor { source: name.clone(), value: last.clone() } };
         tokio::select! {
             _ = stop.clone().wait() => return,

@@ -13,11 +13,11 @@ use crate::Stop;
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: stdin`.
-pub(crate) static KEYS: Block = Block {
-    name: "source_stdin",
-    doc: "Records from standard input (JSON Lines, or a JSON array when it starts with `[`), to its end; then the run ends.",
-    keys: &[FORMAT],
-};
+pub(crate) static KEYS: Block = Block::new(
+    "source_stdin",
+    "Records from standard input (JSON Lines, or a JSON array when it starts with `[`), to its end; then the run ends.",
+    &[FORMAT],
+);
 
 /// `kind: stdin`.
 #[derive(Clone, Debug)]

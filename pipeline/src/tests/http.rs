@@ -30,7 +30,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const SECRET: &str = "shpss_webhook_secret_123";
 
 fn located<T>(value: T) -> Located<T> {
-    Located { value, loc: Default::default() }
+    Located::new(value, Default::default())
 }
 
 /// The signature Shopify puts in `X-Shopify-Hmac-Sha256`.

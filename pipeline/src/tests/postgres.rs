@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use mapwright_dsl::Number;
-use mapwright_engine::{Diagnostic, SourceFile, Value};
+use mapwright_engine::diagnostic::SourceFile;
+use mapwright_engine::{Diagnostic, Value};
 
 use super::pg_server::PgServer;
 use crate::sinks::SinkSpec;
