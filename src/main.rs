@@ -1,7 +1,7 @@
 //! The `mapwright` command line.
 //!
 //! Each subcommand lives in its own module under `src/cmd/`; this file only
-//! parses arguments and maps results to exit codes (SPEC §6): 0 when every
+//! parses arguments and maps results to exit codes (README "Command line"): 0 when every
 //! record mapped or was filtered, 1 when a spec or the command line is
 //! invalid, 2 when some records failed.
 

@@ -1,4 +1,4 @@
-//! The `mapwright` binary end to end (SPEC §6): exit codes, the summary
+//! The `mapwright` binary end to end (README "Command line"): exit codes, the summary
 //! line, dead letters, input formats, duplicates and determinism. Every
 //! test works in its own temporary directory.
 
@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A scratch directory with files and a way to run the binary in it.
 struct Sandbox {
@@ -648,17 +649,17 @@ fn map_with_threads_stops_when_its_reader_goes_away() {
     let mut first = [0u8; 64];
     std::io::Read::read_exact(&mut stdout, &mut first).expect("some output");
     drop(stdout);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert_eq!(status.code(), Some(0), "a closed pipe is a normal end");
             break;
         }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
+        if started.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
             panic!("mapwright did not stop after its output pipe closed");
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -677,4 +678,35 @@ fn map_tells_a_text_key_from_a_number_key_when_detecting_duplicates() {
         assert_eq!(r.code, 0, "{r:?}");
         assert_eq!(r.summary(), (2, 0, 0, 1), "threads {threads}: {r:?}");
     }
+}
+
+#[test]
+fn a_runaway_hook_in_the_cli_fails_one_record_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("engine/tests/hooks/runaway.yaml");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "{\"id\": 1}\n{\"id\": 2, \"kind\": \"loop\"}\n{\"id\": 3}\n").unwrap();
+    let dead = dir.path().join("dl.jsonl");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_mapwright"))
+        .args(["map", "-m"])
+        .arg(&mapping)
+        .arg(&input)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stdout, "{\"id\":1,\"v\":2}\n{\"id\":3,\"v\":6}\n");
+    assert!(stderr.contains("2 mapped, 0 filtered, 1 failed"), "{stderr}");
+    let dl = std::fs::read_to_string(&dead).unwrap();
+    assert_eq!(dl.lines().count(), 1, "{dl}");
+    let line = json(dl.lines().next().unwrap());
+    assert_eq!(line["key"], serde_json::json!(2));
+    assert!(line.to_string().contains("the hook ran too long"), "{dl}");
+    assert!(elapsed < Duration::from_secs(if cfg!(debug_assertions) { 15 } else { 3 }), "took {elapsed:?}");
 }

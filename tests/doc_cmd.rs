@@ -1,12 +1,12 @@
 //! `mapwright doc`: the data dictionary of the mappings under
-//! `tests/cmd_fixtures/doc/` as Markdown and HTML snapshots, and the
+//! `tests/commands/doc/` as Markdown and HTML snapshots, and the
 //! properties of the HTML page (self-contained, escaped).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cmd_fixtures/doc")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/commands/doc")
 }
 
 /// Runs `mapwright doc ARGS` in `dir`: exit code, standard output, standard error.

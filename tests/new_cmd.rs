@@ -1,4 +1,4 @@
-//! `mapwright new mapping`: the scaffold from `tests/cmd_fixtures/new/`
+//! `mapwright new mapping`: the scaffold from `tests/commands/new/`
 //! passes `check` and `test` at once, validates against the schema, and
 //! nothing is ever overwritten.
 
@@ -25,7 +25,7 @@ fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("schemas")).unwrap();
     std::fs::copy(root().join("schemas/mapping.schema.json"), dir.path().join("schemas/mapping.schema.json")).unwrap();
-    std::fs::copy(root().join("tests/cmd_fixtures/new/order.json"), dir.path().join("order.json")).unwrap();
+    std::fs::copy(root().join("tests/commands/new/order.json"), dir.path().join("order.json")).unwrap();
     dir
 }
 

@@ -24,16 +24,16 @@
 //! `PIPELINE_BENCH_RATES="200 1000"` (records/s) and
 //! `PIPELINE_BENCH_SECONDS=10` change the load.
 
-mod pipeline_support;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_support::{Engine, Receiver, eventually, free_port, healthy, metric, metrics, sign};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
+use support::{Engine, Receiver, eventually, free_port, healthy, metric, metrics, sign};
 
 const SECRET: &str = "bench-secret";
 

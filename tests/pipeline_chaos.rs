@@ -1,4 +1,4 @@
-//! The delivery proof (SPEC §5, "Delivery"): an HTTP → HTTP pipeline keeps
+//! The delivery proof (README "Pipeline file reference", delivery): an HTTP → HTTP pipeline keeps
 //! its promises while it is SIGKILLed again and again and the sink fails
 //! at random.
 //!
@@ -26,7 +26,7 @@
 //! still depends on timing. `MAPWRIGHT_CHAOS_SEED=<n>` tries another seed.
 //! Run with `--nocapture` to see the summary.
 
-mod pipeline_support;
+mod support;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
@@ -34,9 +34,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pipeline_support::{Engine, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::{Engine, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
 
 const SEED: u64 = 0x6d61_7077;
 /// Orders sent.

@@ -3,19 +3,17 @@
 //! CSV and JSON sinks, idempotent re-runs, and start-up errors that point
 //! at the pipeline file's line before any record is read.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
 use std::time::{Duration, Instant};
+use support::mapwright;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mapwright() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mapwright"));
-    c.env("NO_COLOR", "1").env_remove("RUST_LOG");
-    c
 }
 
 fn run(pipeline: &Path) -> Output {

@@ -1,4 +1,4 @@
-//! `mapwright run` with an HTTP source (SPEC §5), end to end through the
+//! `mapwright run` with an HTTP source (README "Pipeline file reference"), end to end through the
 //! binary and real HTTP on loopback: what the webhook endpoint refuses
 //! (401, 413, 400) is never stored; a webhook sent twice is delivered once
 //! and counted; an HTTP sink's 422 is a dead letter with the status and the
@@ -6,12 +6,12 @@
 //! exits 0 with the summary line; start-up problems exit 1 at the pipeline
 //! file's line and column; and the Shopify → ERP example runs as written.
 
-mod pipeline_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline_support::{Engine, Receipt, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
+use support::{Engine, Receipt, Receiver, eventually, free_port, healthy, json_lines, metric, metrics, sign};
 
 const MAPPING: &str =
     "mapping: orders\nkey: $.id\nfields:\n  id: $.id\n  total:\n    expr: $.total | number\n    min: 0\n";

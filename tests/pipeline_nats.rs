@@ -1,4 +1,4 @@
-//! `mapwright run` with NATS endpoints (SPEC §5), end to end: the binary
+//! `mapwright run` with NATS endpoints (README "Pipeline file reference"), end to end: the binary
 //! against a real `nats-server` (JetStream on, one per test, loopback only,
 //! its store in a temporary folder), stopped with SIGTERM as a service
 //! manager would.
@@ -16,14 +16,14 @@
 //!   stream, a stream that does not hold the subject; the password in the
 //!   url never reaches standard error.
 
-mod pipeline_support;
+mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use pipeline_support::{Engine, eventually, free_port, healthy, json_lines, mapwright};
+use support::{Engine, eventually, free_port, healthy, json_lines, mapwright};
 
 /// Generous, for loaded CI machines; a passing test waits far less.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -420,8 +420,8 @@ async fn the_nats_jetstream_example_runs_as_its_readme_says() {
     // The example's own files, in the same layout, so that its relative
     // paths hold and nothing is written into the repository.
     let sandbox = tempfile::tempdir().expect("temp dir");
-    pipeline_support::copy_folder(&root, "examples/nats-jetstream", sandbox.path());
-    pipeline_support::copy_folder(&root, "mappings", sandbox.path());
+    support::copy_folder(&root, "examples/nats-jetstream", sandbox.path());
+    support::copy_folder(&root, "mappings", sandbox.path());
     let orders = std::fs::read_to_string(&orders_file).expect("read the orders");
     for line in orders.lines().filter(|l| !l.trim().is_empty()) {
         publish(&shop, "shop.orders.created", line).await;

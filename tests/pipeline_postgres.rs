@@ -1,4 +1,4 @@
-//! `mapwright run` with PostgreSQL endpoints (SPEC §5), end to end: the
+//! `mapwright run` with PostgreSQL endpoints (README "Pipeline file reference"), end to end: the
 //! binary against a real server on 127.0.0.1 (one throwaway cluster per
 //! test, see `engine/tests/support/postgres.rs`), stopped with SIGTERM as a
 //! service manager would.
@@ -13,9 +13,7 @@
 //! - the example `examples/postgres-to-file/`, seeded with its own
 //!   `seed.sql`.
 
-mod pipeline_support;
-#[path = "../pipeline/src/tests/pg_server.rs"]
-mod postgres;
+mod support;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -23,8 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mapwright_engine::Value;
-use pipeline_support::copy_folder;
-use postgres::PgServer;
+use support::copy_folder;
+use support::postgres::PgServer;
 
 /// How long to wait for records to arrive or a process to stop: generous,
 /// for loaded CI machines; a passing test waits far less.

@@ -1,4 +1,4 @@
-//! Hot reload while records flow (SPEC §5): an edit saved the way editors
+//! Hot reload while records flow (README "Pipeline file reference", `watch`): an edit saved the way editors
 //! save (write a temporary file, rename it over the old one) swaps the
 //! mapping between two batches — every record is entirely old or entirely
 //! new — and a broken edit changes nothing: the old mapping keeps running,

@@ -1,4 +1,4 @@
-//! The dead letter → fix → replay loop with the binary (SPEC §5, §6):
+//! The dead letter → fix → replay loop with the binary (README "Checks, contracts, hooks, replay"):
 //! `mapwright map` with a broken mapping writes failed records to a dead
 //! letter; after the mapping is fixed, `mapwright replay DL -m FIXED -o OUT
 //! --dead-letter DL2` maps them and the new dead letter stays empty. Input

@@ -189,14 +189,14 @@ fn every_mapping_and_pipeline_file_in_the_repo_validates() {
 }
 
 /// The mappings of the engine's own test fixtures validate too (the
-/// mapping part of `tests/inputs/*.yaml`, before `---`), except those that
+/// mapping part of `engine/tests/cases/*.yaml`, before `---`), except those that
 /// are errors on purpose.
 #[test]
 fn the_test_fixture_mappings_validate() {
     let mapping = validator("mapping");
     let mut files = Vec::new();
-    yaml_files(&root().join("tests/inputs"), &mut files);
-    yaml_files(&root().join("tests/sources"), &mut files);
+    yaml_files(&root().join("engine/tests/cases"), &mut files);
+    yaml_files(&root().join("engine/tests/multi_source"), &mut files);
     let mut checked = 0;
     for path in &files {
         let file = path.file_name().unwrap().to_string_lossy();
@@ -232,7 +232,7 @@ fn a_misspelt_key_is_rejected() {
     }
     // The engine's own unknown-key fixtures are rejected by the schema as by the loader.
     for file in ["err_unknown_top_key.yaml", "err_unknown_field_key.yaml"] {
-        let text = std::fs::read_to_string(root().join("tests/inputs").join(file)).unwrap();
+        let text = std::fs::read_to_string(root().join("engine/tests/cases").join(file)).unwrap();
         let doc = yaml_json(text.split("\n---").next().unwrap(), file);
         assert!(!mapping.is_valid(&doc), "{file} validates");
     }

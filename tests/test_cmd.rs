@@ -1,4 +1,4 @@
-//! `mapwright test`: the fixtures under `tests/cmd_fixtures/test/` run in a
+//! `mapwright test`: the fixtures under `tests/commands/test/` run in a
 //! scratch copy (so `--update` can write), and the report and exit code of
 //! each run are snapshots.
 //!
@@ -18,7 +18,7 @@ use std::process::Command;
 use mapwright_engine::Value;
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cmd_fixtures/test")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/commands/test")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

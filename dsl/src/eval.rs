@@ -3,7 +3,7 @@
 //! Evaluation is a walk over the compiled node tree. Paths are followed by
 //! reference and only the final value is cloned (a reference-count bump for
 //! strings, lists and objects). Null propagates through operators and
-//! functions (SPEC §3); type errors carry the span of the failing part and
+//! functions (README "Expressions"); type errors carry the span of the failing part and
 //! the offending value, and fail the record unless caught by `try()`.
 
 use std::cmp::Ordering;

@@ -786,6 +786,125 @@ pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// JSON text laid out as [`to_string_pretty`] lays out a value, changing
+/// nothing but whitespace and string escapes: numbers keep their spelling
+/// (`12.50` stays `12.50`, where a value would write `12.5`), keys their
+/// order. For comparing an expected file with an output where the
+/// spelling of numbers matters; text that is not JSON is an error.
+///
+/// ```
+/// use mapwright_dsl::json::pretty_as_written;
+///
+/// assert_eq!(pretty_as_written(r#"{"price": 12.50, "tags": ["a"]}"#)?, "{\n  \"price\": 12.50,\n  \"tags\": [\n    \"a\"\n  ]\n}");
+/// assert!(pretty_as_written("{oops").is_err());
+/// # Ok::<(), mapwright_dsl::JsonError>(())
+/// ```
+pub fn pretty_as_written(text: &str) -> Result<String, JsonError> {
+    parse(text)?;
+    let mut r = Reindent { text, pos: 0, out: String::with_capacity(text.len()) };
+    r.value(0);
+    Ok(r.out)
+}
+
+struct Reindent<'t> {
+    text: &'t str,
+    pos: usize,
+    out: String,
+}
+
+impl Reindent<'_> {
+    fn skip_ws(&mut self) {
+        let bytes = self.text.as_bytes();
+        while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> u8 {
+        self.text.as_bytes().get(self.pos).copied().unwrap_or(0)
+    }
+
+    fn push_indent(&mut self, depth: usize) {
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn value(&mut self, depth: usize) {
+        self.skip_ws();
+        match self.peek() {
+            b'{' => self.container(depth, b'}', true),
+            b'[' => self.container(depth, b']', false),
+            b'"' => self.string(),
+            _ => {
+                let start = self.pos;
+                let bytes = self.text.as_bytes();
+                while self.pos < bytes.len()
+                    && !matches!(bytes[self.pos], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    self.pos += 1;
+                }
+                self.out.push_str(&self.text[start..self.pos]);
+            }
+        }
+    }
+
+    fn container(&mut self, depth: usize, close: u8, object: bool) {
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == close {
+            self.pos += 1;
+            self.out.push_str(if object { "{}" } else { "[]" });
+            return;
+        }
+        self.out.push_str(if object { "{\n" } else { "[\n" });
+        loop {
+            self.push_indent(depth + 1);
+            if object {
+                self.skip_ws();
+                self.string();
+                self.skip_ws();
+                self.pos += 1; // the colon
+                self.out.push_str(": ");
+            }
+            self.value(depth + 1);
+            self.skip_ws();
+            if self.peek() == b',' {
+                self.pos += 1;
+                self.out.push_str(",\n");
+            } else {
+                self.pos += 1; // the closing bracket
+                self.out.push('\n');
+                self.push_indent(depth);
+                self.out.push(close as char);
+                return;
+            }
+        }
+    }
+
+    /// A string token, decoded and written back with the writer's escapes.
+    fn string(&mut self) {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        self.pos += 1;
+        while self.pos < bytes.len() {
+            match bytes[self.pos] {
+                b'\\' => self.pos += 2,
+                b'"' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => self.pos += 1,
+            }
+        }
+        let token = &self.text[start..self.pos];
+        match parse(token) {
+            Ok(Value::String(s)) => write_string(&mut self.out, &s),
+            _ => self.out.push_str(token),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -930,5 +1049,21 @@ mod tests {
     #[test]
     fn duplicate_keys_last_wins_in_place() {
         assert_eq!(round(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn pretty_as_written_matches_the_pretty_writer_and_keeps_number_spelling() {
+        for text in [
+            r#"{"a": [1, 2.5, {"b": null}], "c": {}, "d": [], "e": "x\u00e9\n\"", "f": true}"#,
+            "[]",
+            "  \"just text\" ",
+            r#"[[], [{}], {"k": [[1]]}]"#,
+        ] {
+            assert_eq!(pretty_as_written(text).unwrap(), to_string_pretty(&parse(text).unwrap()), "{text}");
+        }
+        assert_eq!(
+            pretty_as_written(r#"{"price": 12.50, "n": 1e3}"#).unwrap(),
+            "{\n  \"price\": 12.50,\n  \"n\": 1e3\n}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! mapwright's expression language: values, grammar, parser, compiler,
-//! evaluator and builtin functions (SPEC §2–3).
+//! evaluator and builtin functions (README "Language reference"). It knows
+//! nothing of mapping files, records on disk or the pipeline: it never
+//! depends on the engine, on I/O beyond its JSON text, or on async code.
 //!
 //! The stages follow the files: [`parse`](parse()) turns text into a syntax
 //! tree ([`ast`]), [`Program::compile`] resolves every name once against a

@@ -1,4 +1,4 @@
-//! Field checks and record rules (SPEC §4 validation keys, `validate:`).
+//! Field checks and record rules (README "Checks, contracts, hooks, replay": validation keys, `validate:`).
 //!
 //! Checks are compiled with the mapping: regular expressions compiled,
 //! bounds parsed, rules compiled as programs. At run time a check looks at

@@ -9,10 +9,15 @@
 //! that does not compile changes nothing: the old one keeps running, the
 //! diagnostics are logged and `mapwright_reloads_total{result="failed"}`
 //! counts it.
+//!
+//! The [`Reloader`] owns the watcher; the reload thread holds it only
+//! weakly (to watch the folders of new dependencies). Dropping the
+//! `Reloader` drops the watcher, which closes the thread's channel, and
+//! waits for the thread to end: nothing is watched or reloaded after it.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -22,9 +27,25 @@ use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use crate::metrics::Metrics;
 use mapwright_engine::Mapping;
 
-/// Keeps the watcher alive; dropping it stops watching.
+type Debouncer = notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>;
+
+/// Keeps the watcher alive; dropping it stops watching and ends the reload
+/// thread.
 pub struct Reloader {
-    _thread: std::thread::JoinHandle<()>,
+    watcher: Option<Arc<Mutex<Debouncer>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Reloader {
+    fn drop(&mut self) {
+        // The last strong reference: the watcher stops, its event handler
+        // (and with it the channel's sender) is dropped, and the thread's
+        // `recv` returns an error.
+        drop(self.watcher.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Starts watching `path` (the mapping file) and its dependencies.
@@ -43,6 +64,8 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
         watched.insert(dir);
     }
     let mut last = fingerprint(&deps);
+    let watcher = Arc::new(Mutex::new(debouncer));
+    let weak = Arc::downgrade(&watcher);
     let thread = std::thread::Builder::new()
         .name("mapwright-reload".into())
         .spawn(move || {
@@ -69,6 +92,9 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
                         deps = files_of(&m, &path);
                         current.store(Arc::new(m));
                         metrics.reload(true);
+                        // Gone when the Reloader was dropped mid-reload.
+                        let Some(watcher) = weak.upgrade() else { break };
+                        let mut debouncer = watcher.lock().unwrap_or_else(|p| p.into_inner());
                         for dir in folders(&deps) {
                             if !watched.contains(&dir) && debouncer.watch(&dir, RecursiveMode::NonRecursive).is_ok() {
                                 watched.insert(dir);
@@ -84,10 +110,9 @@ pub fn watch(path: PathBuf, current: Arc<ArcSwap<Mapping>>, metrics: Arc<Metrics
                     }
                 }
             }
-            drop(debouncer);
         })
         .map_err(|e| format!("cannot start the reload thread: {e}"))?;
-    Ok(Reloader { _thread: thread })
+    Ok(Reloader { watcher: Some(watcher), thread: Some(thread) })
 }
 
 /// A hash of the content of every file (missing files count as empty).
@@ -137,5 +162,41 @@ fn absolute(p: &Path) -> PathBuf {
     match (out.parent().and_then(|d| d.canonicalize().ok()), out.file_name()) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while !check() {
+            assert!(start.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_change_reloads_and_a_dropped_reloader_watches_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, "mapping: m\nfields:\n  a: $.a\n").unwrap();
+        let current = Arc::new(ArcSwap::from_pointee(Mapping::load(&path).unwrap()));
+        let metrics = Arc::new(Metrics::new("p"));
+        let reloader = watch(path.clone(), current.clone(), metrics.clone()).unwrap();
+        // The watch may take a moment to be in place: write until it sees.
+        let mut n = 0;
+        eventually("the first reload", || {
+            n += 1;
+            std::fs::write(&path, format!("mapping: m\nfields:\n  a: $.a\n  b{n}: $.b\n")).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            metrics.reloads(true) >= 1
+        });
+        let hash = current.load().content_hash().to_string();
+        drop(reloader);
+        std::fs::write(&path, "mapping: m\nfields:\n  c: $.c\n").unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(current.load().content_hash(), hash, "no reload after the Reloader is dropped");
     }
 }

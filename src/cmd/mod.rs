@@ -14,9 +14,19 @@ pub mod test;
 
 use std::io::IsTerminal;
 
-/// Whether to colour diagnostics on standard error.
+/// Whether to colour diagnostics and logs on standard error.
 pub fn color() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+    colour_for(std::io::stderr().is_terminal())
+}
+
+/// Whether to colour what goes to a stream (`terminal`: whether it is
+/// one), by one rule for every command: never when `NO_COLOR` is set to a
+/// non-empty value (no-color.org), always when `CLICOLOR_FORCE` is set
+/// (non-empty, not `0`: pagers and CI logs that show ANSI colours), else
+/// on a terminal.
+pub fn colour_for(terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) { false } else { set("CLICOLOR_FORCE") || terminal }
 }
 
 /// Exit code: every record mapped or filtered.

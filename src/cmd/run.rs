@@ -1,4 +1,4 @@
-//! `mapwright run PIPELINE [--watch]`: run a pipeline (SPEC §5) until its
+//! `mapwright run PIPELINE [--watch]`: run a pipeline (README "Pipeline file reference") until its
 //! source is exhausted (file, stdin) or SIGINT/SIGTERM arrives.
 //!
 //! Exit codes: 0 when the run finished or was stopped cleanly (failed

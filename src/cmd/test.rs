@@ -4,7 +4,7 @@
 //!
 //! A mapping is a `*.yaml`/`*.yml` file with a top-level `mapping:` key (and
 //! no `pipeline:` key); a directory is searched recursively, skipping hidden
-//! folders and `target`. Every test entry (SPEC §4) is run:
+//! folders and `target`. Every test entry (README "Testing a mapping") is run:
 //!
 //! - `input:` a fixture of a single-source mapping. A `.json` file holding an
 //!   object is one record and `expect:` is that record's output; a JSON array
@@ -20,10 +20,10 @@
 //! **How outputs are compared.** Key order and the spelling of numbers are
 //! significant (`12.5` is not `12.50`), whitespace is not. The engine's
 //! values normalise numbers, so the expected file is not parsed into a
-//! value for the comparison: it is checked to be JSON, then re-indented
-//! token by token ([`reindent`]) — numbers keep their text, strings are
-//! decoded and re-escaped the way the writer escapes them — into the same
-//! layout as `Value::to_json_pretty`. The two texts are then compared, and
+//! value for the comparison: the dsl's JSON writer lays it out again token
+//! by token (`mapwright_dsl::json::pretty_as_written`) — numbers keep
+//! their text, strings are re-escaped the way the writer escapes them —
+//! into the same layout as `Value::to_json_pretty`. The two texts are then compared, and
 //! on a mismatch their unified diff is shown.
 //!
 //! `--update` writes missing expect files and rewrites changed ones (pretty
@@ -61,7 +61,7 @@ pub struct Args {
 
 /// Runs `test`.
 pub fn run(args: Args) -> u8 {
-    let color = colour_stdout();
+    let color = super::colour_for(std::io::stdout().is_terminal());
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
     let found = match discover(&paths) {
         Ok(f) => f,
@@ -96,17 +96,6 @@ pub fn run(args: Args) -> u8 {
         super::FAILED
     } else {
         super::OK
-    }
-}
-
-/// Colour on a terminal; never with `NO_COLOR`; always with `CLICOLOR_FORCE`
-/// (for pagers and CI logs that understand ANSI colours).
-fn colour_stdout() -> bool {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        false
-    } else {
-        set("CLICOLOR_FORCE") || std::io::stdout().is_terminal()
     }
 }
 
@@ -452,8 +441,8 @@ fn run_test(mapping: &Mapping, roots: &Roots, test: &TestSpec, update: bool) -> 
         }
         Err(e) => return Verdict::Failed(format!("cannot read {}: {e}", expect.value)),
     };
-    let expected = match Value::from_json(&expected_text) {
-        Ok(_) => reindent(&expected_text),
+    let expected = match mapwright_dsl::json::pretty_as_written(&expected_text) {
+        Ok(text) => text,
         // A broken expect file is rewritten by `--update`.
         Err(_) if update => String::new(),
         Err(e) => return Verdict::Failed(format!("{} is not JSON: {e}", expect.value)),
@@ -624,131 +613,4 @@ fn run_joined(mapping: &Mapping, roots: &Roots, test: &TestSpec) -> Result<Ran, 
         tally_record(&mut ran, &origin, mapping.run_joined(&key, &records).outcome);
     }
     Ok(ran)
-}
-
-/// Re-indents JSON text (already known to be valid) into the layout of
-/// `Value::to_json_pretty`, changing nothing but whitespace and string
-/// escapes: numbers keep their spelling, keys their order.
-fn reindent(text: &str) -> String {
-    let mut r = Reindent { text, pos: 0, out: String::with_capacity(text.len()) };
-    r.value(0);
-    r.out
-}
-
-struct Reindent<'t> {
-    text: &'t str,
-    pos: usize,
-    out: String,
-}
-
-impl Reindent<'_> {
-    fn skip_ws(&mut self) {
-        let bytes = self.text.as_bytes();
-        while self.pos < bytes.len() && matches!(bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
-            self.pos += 1;
-        }
-    }
-
-    fn peek(&self) -> u8 {
-        self.text.as_bytes().get(self.pos).copied().unwrap_or(0)
-    }
-
-    fn push_indent(&mut self, depth: usize) {
-        for _ in 0..depth {
-            self.out.push_str("  ");
-        }
-    }
-
-    fn value(&mut self, depth: usize) {
-        self.skip_ws();
-        match self.peek() {
-            b'{' => self.container(depth, b'}', true),
-            b'[' => self.container(depth, b']', false),
-            b'"' => self.string(),
-            _ => {
-                let start = self.pos;
-                let bytes = self.text.as_bytes();
-                while self.pos < bytes.len()
-                    && !matches!(bytes[self.pos], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
-                {
-                    self.pos += 1;
-                }
-                self.out.push_str(&self.text[start..self.pos]);
-            }
-        }
-    }
-
-    fn container(&mut self, depth: usize, close: u8, object: bool) {
-        self.pos += 1;
-        self.skip_ws();
-        if self.peek() == close {
-            self.pos += 1;
-            self.out.push_str(if object { "{}" } else { "[]" });
-            return;
-        }
-        self.out.push_str(if object { "{\n" } else { "[\n" });
-        loop {
-            self.push_indent(depth + 1);
-            if object {
-                self.skip_ws();
-                self.string();
-                self.skip_ws();
-                self.pos += 1; // the colon
-                self.out.push_str(": ");
-            }
-            self.value(depth + 1);
-            self.skip_ws();
-            if self.peek() == b',' {
-                self.pos += 1;
-                self.out.push_str(",\n");
-            } else {
-                self.pos += 1; // the closing bracket
-                self.out.push('\n');
-                self.push_indent(depth);
-                self.out.push(close as char);
-                return;
-            }
-        }
-    }
-
-    /// A string token, decoded and written back with the writer's escapes.
-    fn string(&mut self) {
-        let bytes = self.text.as_bytes();
-        let start = self.pos;
-        self.pos += 1;
-        while self.pos < bytes.len() {
-            match bytes[self.pos] {
-                b'\\' => self.pos += 2,
-                b'"' => {
-                    self.pos += 1;
-                    break;
-                }
-                _ => self.pos += 1,
-            }
-        }
-        let token = &self.text[start..self.pos];
-        match Value::from_json(token) {
-            Ok(Value::String(s)) => mapwright_dsl::json::write_string(&mut self.out, &s),
-            _ => self.out.push_str(token),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reindent;
-    use mapwright_engine::Value;
-
-    #[test]
-    fn reindent_matches_the_pretty_writer_and_keeps_number_spelling() {
-        for text in [
-            r#"{"a": [1, 2.5, {"b": null}], "c": {}, "d": [], "e": "x\u00e9\n\"", "f": true}"#,
-            "[]",
-            "  \"just text\" ",
-            r#"[[], [{}], {"k": [[1]]}]"#,
-        ] {
-            assert_eq!(reindent(text), Value::from_json(text).unwrap().to_json_pretty(), "{text}");
-        }
-        assert_eq!(reindent(r#"{"price": 12.50, "n": 1e3}"#), "{\n  \"price\": 12.50,\n  \"n\": 1e3\n}");
-    }
 }

@@ -7,7 +7,7 @@
 //!
 //! Most functions are plain: they receive evaluated arguments and, unless
 //! they are marked `nulls: Accept`, never see a `null` (a null argument makes
-//! the result null, SPEC §3). Functions that need unevaluated arguments
+//! the result null, README "Expressions"). Functions that need unevaluated arguments
 //! (`map`, `try`, `coalesce`, `exists`, …) are [`Imp::Special`] and handled
 //! by the evaluator itself.
 //!
@@ -63,7 +63,7 @@ pub struct Builtin {
     pub regex_arg: Option<usize>,
 }
 
-/// Documentation groups, in the order of SPEC §3.
+/// Documentation groups, in the order of the README's "Builtin functions".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Group {
     /// Strings.

@@ -1,4 +1,4 @@
-//! Null handling and lookup tables. These functions see nulls (SPEC §3
+//! Null handling and lookup tables. These functions see nulls (README "Expressions"
 //! exempts them from null propagation) — that is their point.
 
 use super::{Args, Builtin, FnError, Group, Imp, Nulls, Special};
