@@ -424,3 +424,29 @@ pub(crate) fn from_dynamic(d: Dynamic, like: Option<&Map>) -> Result<Value, Stri
     }
     Err(format!("a {} that has no JSON form", d.type_name()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Mapping;
+    use crate::spec::mapping::LIMITS;
+
+    /// Every limit of the key table is one the sandbox takes (the table
+    /// and the setter above name them each once).
+    #[test]
+    fn every_limit_of_the_key_table_is_accepted() {
+        for name in LIMITS.names() {
+            let yaml = format!(
+                "mapping: m\nhooks:\n  inline: |\n    fn f(x) {{ x }}\n  limits: {{ {name}: 5 }}\nfields:\n  a: f($.a)\n"
+            );
+            if let Err(e) = Mapping::from_yaml(&yaml, "m.yaml") {
+                panic!("limit `{name}`:\n{}", e.render(false));
+            }
+        }
+        let err = Mapping::from_yaml(
+            "mapping: m\nhooks:\n  inline: |\n    fn f(x) { x }\n  limits: { max_operation: 5 }\nfields:\n  a: f($.a)\n",
+            "m.yaml",
+        )
+        .unwrap_err();
+        assert!(err.render(false).contains("did you mean `max_operations`?"), "{}", err.render(false));
+    }
+}

@@ -98,6 +98,29 @@ pub const FORMATS: [(&str, Format); 6] = [
     ("yml", Format::Yaml),
 ];
 
+impl Format {
+    /// The formats' names, one per format (no aliases), as a hint lists
+    /// them: `json, jsonl, csv or yaml`.
+    ///
+    /// ```
+    /// assert_eq!(mapwright_engine::input::Format::names(), "json, jsonl, csv or yaml");
+    /// ```
+    pub fn names() -> String {
+        let mut seen: Vec<Format> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        for (name, format) in FORMATS {
+            if !seen.contains(&format) {
+                seen.push(format);
+                names.push(name);
+            }
+        }
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
+}
+
 /// The words of [`FORMATS`].
 ///
 /// ```
@@ -263,8 +286,9 @@ pub fn open(
         (Some(f), _) => Some(f),
         (None, Source::File(p)) => Some(Format::from_path(p).ok_or_else(|| {
             Error::Usage(format!(
-            "cannot tell the format of {name} from its extension; use .json, .jsonl, .csv or .yaml, or pass --format"
-        ))
+                "cannot tell the format of {name} from its extension; use a file ending in {}, or pass --format",
+                Format::names()
+            ))
         })?),
         (None, Source::Stdin | Source::Bytes { .. }) => None,
     };

@@ -153,7 +153,7 @@ impl Pipe<'_, '_> {
                     SpecCode::BadValue,
                     text.loc,
                     format!("unknown format `{}`", text.value),
-                    "use json, jsonl, csv or yaml",
+                    format!("use {}", Format::names()),
                 );
                 None
             }

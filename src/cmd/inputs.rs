@@ -12,9 +12,7 @@ use mapwright_engine::{Joiner, Mapping, Value};
 pub fn format(name: Option<&str>) -> Result<Option<Format>, String> {
     match name {
         None => Ok(None),
-        Some(n) => {
-            Format::parse(n).map(Some).ok_or_else(|| format!("unknown format `{n}`: use json, jsonl, csv or yaml"))
-        }
+        Some(n) => Format::parse(n).map(Some).ok_or_else(|| format!("unknown format `{n}`: use {}", Format::names())),
     }
 }
 
