@@ -3,7 +3,7 @@
 //! reference of every key of a file format, from the loaders' own key
 //! tables (the README carries it, and a test keeps the two equal).
 //!
-//! Everything comes from [`Mapping::dictionary`], which reads the compiled
+//! Everything comes from [`mapwright_engine::Mapping::dictionary`], which reads the compiled
 //! mapping, so the page shows what runs: for every output field its path,
 //! type, `doc`, expression (one per source for a multi-source field), truth
 //! rule, condition, checks, lookups and default; and for the mapping its
