@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mapwright_engine::spec::keys::{Block, Type};
+use mapwright_engine::spec::keys::Block;
 use mapwright_engine::spec::mapping::MAPPING;
 use mapwright_engine::spec::yaml::{self, Node, Yaml};
 use serde_json::Value as Json;
@@ -81,27 +81,7 @@ fn properties<'a>(schema: &'a Json, pointer: &str) -> Vec<&'a str> {
 /// properties in the schema (the root's at `/properties`, the others'
 /// under `/$defs/<name>`).
 fn blocks(root: &'static Block) -> Vec<(&'static Block, String)> {
-    fn walk(b: &'static Block, out: &mut Vec<&'static Block>) {
-        if out.iter().any(|o| std::ptr::eq(*o, b)) {
-            return;
-        }
-        out.push(b);
-        for k in b.keys {
-            let mut types = vec![&k.ty];
-            while let Some(t) = types.pop() {
-                match t {
-                    Type::Block(inner) => walk(inner, out),
-                    Type::Kinds(kinds) => kinds.iter().for_each(|inner| walk(inner, out)),
-                    Type::List(t) | Type::Dict(t) => types.push(t),
-                    Type::Either(ts) => types.extend(ts.iter()),
-                    _ => {}
-                }
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(root, &mut found);
-    found
+    root.reachable()
         .into_iter()
         .map(|b| {
             let pointer =

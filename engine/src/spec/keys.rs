@@ -187,6 +187,19 @@ impl Block {
         self.keys.iter().filter(|k| k.required).map(|k| k.name)
     }
 
+    /// Every block reachable from this one through its keys' types, itself
+    /// first, each once, in the order first reached.
+    ///
+    /// ```
+    /// let names: Vec<&str> = mapwright_engine::spec::mapping::MAPPING.reachable().iter().map(|b| b.name).collect();
+    /// assert_eq!(names, ["mapping", "lookup", "source", "hooks", "limits", "field", "check", "rule", "test"]);
+    /// ```
+    pub fn reachable(&'static self) -> Vec<&'static Block> {
+        let mut order = Vec::new();
+        collect(self, &mut order);
+        order
+    }
+
     /// For a block of a [`Type::Kinds`] list: the `kind:` it stands for
     /// (`sink_http` → `http`).
     ///
@@ -439,7 +452,11 @@ fn describe(text: &str, schema: Value) -> Value {
 pub fn reference_markdown(roots: &[&'static Block]) -> String {
     let mut order: Vec<&'static Block> = Vec::new();
     for r in roots {
-        collect(r, &mut order);
+        for b in r.reachable() {
+            if !order.iter().any(|o| std::ptr::eq(*o, b)) {
+                order.push(b);
+            }
+        }
     }
     let mut out = String::new();
     for b in order {
