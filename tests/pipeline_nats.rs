@@ -385,8 +385,9 @@ async fn a_killed_jetstream_pipeline_loses_nothing() {
     .await;
     let lines = json_lines(&out);
     assert!(ok, "{} lines after the restart:\n{}", lines.len(), engine.stderr());
-    // Only a record in flight at the kill may be written twice.
-    assert!(lines.len() <= N + 1, "{} lines for {N} records", lines.len());
+    // Only what was in flight at the kill may be written twice: one
+    // write of the file sink, at most one inbox read (64 payloads).
+    assert!(lines.len() <= N + 64, "{} lines for {N} records", lines.len());
     assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
 }
 
@@ -445,7 +446,8 @@ async fn the_nats_jetstream_example_runs_as_its_readme_says() {
     assert!(ok, "not every order arrived:\n{}", engine.stderr());
     assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
 
-    // The published sales orders are what `map` makes, in order.
+    // The published sales orders are what `map` makes, each order's
+    // versions in input order (orders with different keys go side by side).
     let consumer: async_nats::jetstream::consumer::PullConsumer =
         erp_stream.create_consumer(async_nats::jetstream::consumer::pull::Config::default()).await.expect("a reader");
     let mut messages = consumer
@@ -459,7 +461,7 @@ async fn the_nats_jetstream_example_runs_as_its_readme_says() {
     while let Some(m) = messages.next().await {
         got.push(serde_json::from_slice::<serde_json::Value>(&m.expect("message").payload).expect("JSON"));
     }
-    assert_eq!(got, expected);
+    assert_eq!(by_key(&got), by_key(&expected));
     assert_eq!(erp_stream.info().await.expect("info").state.messages as usize, expected.len());
 }
 
@@ -496,4 +498,13 @@ async fn the_jetstream_source_and_sink_go_on_after_the_server_restarts() {
     assert!(ok, "after the restart:\n{}", engine.stderr());
     assert!(json_lines(&dir.path().join("dead.jsonl")).is_empty(), "{}", engine.stderr());
     assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
+}
+
+/// Records grouped by `order_id`, each group in the order given.
+fn by_key(records: &[serde_json::Value]) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let mut out: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+    for r in records {
+        out.entry(r["order_id"].to_string()).or_default().push(r.clone());
+    }
+    out
 }

@@ -77,12 +77,27 @@ impl Pipe<'_, '_> {
             Some(node) => sources::decode(self, node),
             None => self.missing(root.loc, &PIPELINE, "source"),
         };
-        let sink = match get(entries, "sink") {
-            Some(node) => sinks::decode(self, node, "sink"),
-            None => self.missing(root.loc, &PIPELINE, "sink"),
+        let sinks = match (get(entries, "sink"), get(entries, "sinks")) {
+            (Some(one), None) => sinks::decode(self, one, false).map(|s| vec![s]),
+            (None, Some(list)) => sinks::decode_list(self, list),
+            (Some(_), Some(list)) => {
+                self.d.hint(
+                    SpecCode::ConflictingKeys,
+                    list.loc,
+                    "`sink:` and `sinks:` are both written",
+                    "write one sink as `sink:`, or list them all under `sinks:`",
+                );
+                None
+            }
+            (None, None) => {
+                let hint =
+                    "where records go: `sink: { kind: file, path: out/orders.jsonl }`, or a list of named `sinks:`";
+                self.d.hint(SpecCode::MissingKey, root.loc, "`sink:` is missing", hint);
+                None
+            }
         };
-        let dead_letter = get(entries, "dead_letter").map(|n| sinks::decode(self, n, "dead_letter"));
-        let drift = get(entries, "drift").map(|n| sinks::decode(self, n, "drift"));
+        let dead_letter = get(entries, "dead_letter").map(|n| sinks::decode_lines(self, n, "dead_letter"));
+        let drift = get(entries, "drift").map(|n| sinks::decode_lines(self, n, "drift"));
         let state = self.opt_text(entries, "state").map(|t| self.path(&t.value));
         let watch = get(entries, "watch").and_then(|n| self.d.boolean(n, "watch")).unwrap_or(false);
         let metrics = get(entries, "metrics").and_then(|n| {
@@ -105,7 +120,7 @@ impl Pipe<'_, '_> {
             file: self.d.file.clone(),
             mapping: mapping.map(|m| Located::new(self.path(&m.value), m.loc))?,
             source: source?,
-            sink: sink?,
+            sinks: sinks?,
             dead_letter,
             drift,
             state,
@@ -382,7 +397,7 @@ pub(crate) fn located(
 mod tests {
     use super::*;
     use crate::retry::Retry;
-    use crate::sinks::SinkSpec;
+    use crate::sinks::SinkKind;
     use crate::sources::SourceSpec;
 
     fn decode(text: &str) -> Result<PipelineSpec, String> {
@@ -417,9 +432,17 @@ mod tests {
         assert_eq!(spec.state, Path::new("pipes/p.state.db"));
         let SourceSpec::Http(h) = &spec.source else { panic!() };
         assert_eq!(h.verify.as_ref().unwrap().secret.expose(), "s3cret");
-        let SinkSpec::Http(s) = &spec.sink else { panic!() };
+        let [sink] = &spec.sinks[..] else { panic!("one sink") };
+        let SinkKind::Http(s) = &sink.kind else { panic!() };
         assert_eq!(s.headers[0].1.expose(), "token s3cret");
-        assert_eq!(s.retry, Retry::new(3, Duration::from_millis(10), Duration::from_secs(1)));
+        assert_eq!((sink.name.as_str(), sink.named, sink.concurrency, sink.batch.max_records), ("sink", false, 16, 1));
+        let want = Retry {
+            attempts: Some(3),
+            backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(1),
+            ..Retry::default()
+        };
+        assert_eq!(sink.retry, want);
         assert!(spec.watch);
         assert!(!format!("{spec:?}").contains("s3cret"), "secrets must not reach Debug output");
     }

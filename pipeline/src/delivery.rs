@@ -50,6 +50,20 @@ impl Delivery {
     }
 }
 
+/// The idempotency key of a request of several records: `batch:` and the
+/// first 16 hex digits of SHA-256 over their keys, in order — the same
+/// records in the same request always get the same key, on every retry.
+pub(crate) fn batch_key(records: &[&Delivery]) -> String {
+    let mut h = Sha256::new();
+    for d in records {
+        h.update(d.idempotency_key().as_bytes());
+        h.update([0]);
+    }
+    let digest = h.finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("batch:{hex}")
+}
+
 /// What a sink did with one record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Sent {
@@ -58,23 +72,12 @@ pub(crate) enum Sent {
     /// The sink refused it for good (an HTTP 4xx other than 429, a
     /// constraint violation): it goes to the dead letter with the reason.
     Rejected(String),
-    /// Every retry failed (the sink is down): it goes to the dead letter
-    /// with the last reason, to be replayed.
+    /// The retry policy gave up (`retry.max_elapsed` or `attempts`): it
+    /// goes to the dead letter with the last reason, to be replayed.
     GaveUp(String),
     /// The pipeline is stopping: not delivered, not dead-lettered; it is
     /// read again after a restart.
     Stopped,
-}
-
-impl From<crate::retry::Outcome<()>> for Sent {
-    fn from(outcome: crate::retry::Outcome<()>) -> Sent {
-        match outcome {
-            crate::retry::Outcome::Done(()) => Sent::Delivered,
-            crate::retry::Outcome::Refused(reason) => Sent::Rejected(reason),
-            crate::retry::Outcome::GaveUp(reason) => Sent::GaveUp(reason),
-            crate::retry::Outcome::Stopped => Sent::Stopped,
-        }
-    }
 }
 
 #[cfg(test)]

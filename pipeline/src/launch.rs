@@ -16,9 +16,12 @@ use mapwright_engine::spec::yaml::Loc;
 use mapwright_engine::{Error, Mapping};
 use tokio::sync::mpsc;
 
+use crate::breaker::Breaker;
 use crate::decode::located;
 use crate::metrics::{self, Metrics};
-use crate::runtime::{self, Halt, Processor};
+use crate::rate_limit::RateLimit;
+use crate::runtime::{self, Dispatcher, Outlet};
+use crate::scheduler::{self, Delivering};
 use crate::sinks::{LineSink, Sink};
 use crate::sources::{self, Batch, SourceSpec};
 use crate::spec::PipelineSpec;
@@ -194,7 +197,7 @@ pub struct Pipeline {
     mapping: Arc<ArcSwap<Mapping>>,
     state: State,
     metrics: Arc<Metrics>,
-    sink: Sink,
+    sinks: Vec<Sink>,
     dead_letter: LineSink,
     drift: Option<LineSink>,
     source: sources::Opened,
@@ -241,7 +244,10 @@ impl Pipeline {
         // Files last: a pipeline that cannot start leaves no empty outputs.
         let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
         metrics.inbox.set(state.inbox_len().unwrap_or(0) as i64);
-        let sink = Sink::open(&spec.sink, &spec.file, &spec.name, metrics.clone()).await?;
+        let mut sinks = Vec::with_capacity(spec.sinks.len());
+        for s in &spec.sinks {
+            sinks.push(Sink::open(s, &spec.file, &spec.name).await?);
+        }
         let dead_letter = LineSink::open(&spec.dead_letter, &spec.file, "dead_letter", &spec.name)?;
         let drift = spec.drift.as_ref().map(|d| LineSink::open(d, &spec.file, "drift", &spec.name)).transpose()?;
         let watch = options.watch || spec.watch;
@@ -250,7 +256,7 @@ impl Pipeline {
             spec,
             state,
             metrics,
-            sink,
+            sinks,
             dead_letter,
             drift,
             source,
@@ -319,7 +325,7 @@ impl Pipeline {
             mapping,
             state,
             metrics,
-            sink,
+            sinks,
             dead_letter,
             drift,
             source,
@@ -373,16 +379,47 @@ impl Pipeline {
             _ => (None, false),
         };
         let bar = (progress && batch_run).then(progress_bar);
-        // Mapping runs one batch ahead of delivery, on its own thread: the
-        // processor delivers and commits batch n while batch n + 1 is mapped.
-        let (mapped_tx, mut mapped_rx) = mpsc::channel::<runtime::Mapped>(1);
+        // Each sink's scheduler: its queue, requests in flight, retries,
+        // breaker and rate limit.
+        let (report_tx, reports) = mpsc::unbounded_channel();
+        let mut outlets = Vec::with_capacity(sinks.len());
+        let mut schedulers = Vec::with_capacity(sinks.len());
+        let mut in_flight = 0;
+        let one = spec.sinks.len() == 1;
+        for (index, (s, sink)) in spec.sinks.iter().zip(sinks).enumerate() {
+            let sink_metrics = Arc::new(metrics.sink(&s.name));
+            let breaker = Arc::new(Breaker::new(&s.name, s.retry.breaker_after, s.retry, sink_metrics.clone()));
+            metrics.watch_breaker(&s.name, breaker.clone());
+            in_flight += s.concurrency * s.batch.max_records;
+            let delivering = Arc::new(Delivering {
+                index,
+                name: s.name.clone(),
+                sink,
+                concurrency: s.concurrency,
+                batch: s.batch,
+                retry: s.retry,
+                breaker,
+                rate: s.rate.map(RateLimit::new),
+                metrics: sink_metrics,
+            });
+            let (jobs, queue) = mpsc::unbounded_channel();
+            schedulers.push(tokio::spawn(scheduler::run(delivering, queue, report_tx.clone(), stop.clone())));
+            let ns = if one && !s.named { String::new() } else { format!("{}\u{1f}", s.name) };
+            outlets.push(Outlet { name: s.name.clone(), ns, jobs: Some(jobs) });
+        }
+        drop(report_tx);
+        let routes: runtime::Routes = Arc::new(spec.sinks.iter().map(|s| s.when.clone()).collect());
+        // Mapping runs ahead of delivery, on its own thread: the
+        // dispatcher hands batch n to the sinks while batch n + 1 is mapped.
+        let (mapped_tx, mapped_rx) = mpsc::channel::<runtime::Mapped>(1);
         let mapper = {
             let (mapping, metrics, stop) = (mapping.clone(), metrics.clone(), stop.clone());
             tokio::spawn(async move {
                 while let Some(batch) = stop.recv(&mut rx).await {
                     // One mapping for the whole batch: no record sees half of a reload.
-                    let (mapping, metrics, read_with) = (mapping.load_full(), metrics.clone(), read_with.clone());
-                    let job = move || runtime::map_batch(mapping, read_with.as_ref(), &metrics, batch);
+                    let (mapping, metrics, read_with, routes) =
+                        (mapping.load_full(), metrics.clone(), read_with.clone(), routes.clone());
+                    let job = move || runtime::map_batch(mapping, read_with.as_ref(), &routes, &metrics, batch);
                     let Ok(mapped) = tokio::task::spawn_blocking(job).await else {
                         tracing::error!("internal: mapping a batch failed");
                         break;
@@ -393,44 +430,42 @@ impl Pipeline {
                 }
             })
         };
-        let mut processor = Processor {
+        let dispatcher = Dispatcher {
             state,
             metrics: metrics.clone(),
-            sink,
+            outlets,
             dead_letter,
             drift,
             taken,
             dir_targets,
-            dir_failed: HashSet::new(),
             progress: bar.clone(),
+            max_pending: (4 * in_flight).clamp(MAX_PENDING_FLOOR, MAX_PENDING_CEILING),
         };
-        let mut result = Ok(());
-        while let Some(mapped) = stop.recv(&mut mapped_rx).await {
-            match processor.finish(mapped, &stop).await {
-                Ok(()) => {}
-                Err(Halt::Stopped) => break,
-                Err(Halt::Failed(message)) => {
-                    tracing::error!("{message}");
-                    result = Err(Error::Usage(message));
-                    break;
-                }
-            }
-        }
+        let result = dispatcher.run(mapped_rx, reports, stop.clone(), handle.clone()).await.map_err(|message| {
+            tracing::error!("{message}");
+            Error::Usage(message)
+        });
         if let Some(b) = bar {
             b.finish_and_clear();
         }
         handle.stop();
         forward.abort();
-        // Mapped batches not delivered are read again after a restart.
-        drop(mapped_rx);
         let _ = mapper.await;
         let _ = running.reader.await;
+        for s in schedulers {
+            let _ = s.await;
+        }
         for s in servers {
             let _ = s.await;
         }
         result.map(|()| Summary::of(&metrics, started))
     }
 }
+
+/// Records read and not yet committed, at least and at most: four times
+/// what the sinks can have in flight, within these bounds.
+const MAX_PENDING_FLOOR: usize = 10_000;
+const MAX_PENDING_CEILING: usize = 100_000;
 
 /// The compiled mapping of a pipeline: one source; a file that cannot be
 /// read is located at `mapping:`.

@@ -47,14 +47,17 @@
 //! records.
 #![deny(missing_docs)]
 
+mod breaker;
 mod clients;
 mod decode;
 mod delivery;
 mod launch;
 mod metrics;
+mod rate_limit;
 mod reload;
 mod retry;
 mod runtime;
+mod scheduler;
 mod secrets;
 mod sinks;
 mod sources;

@@ -9,7 +9,7 @@ use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 
-use crate::sinks::{self, SinkSpec};
+use crate::sinks::{self, SinkKind, SinkSpec};
 use crate::sources::{self, SourceSpec};
 
 /// The top level of a pipeline file.
@@ -24,8 +24,12 @@ pub(crate) static PIPELINE: Block = Block::new(
             .required("the mapping file, relative to this file: `mapping: ../mappings/order.yaml`"),
         Key::new("source", Type::Kinds(&sources::KINDS), "Where records come from, by `kind:`.")
             .required("where records come from: `source: { kind: file, path: in/orders.jsonl }`"),
-        Key::new("sink", Type::Kinds(&sinks::KINDS), "Where mapped records go, by `kind:`.")
-            .required("where records go: `sink: { kind: file, path: out/orders.jsonl }`"),
+        Key::new("sink", Type::Kinds(&sinks::KINDS), "Where mapped records go, by `kind:` (or `sinks:` for several)."),
+        Key::new(
+            "sinks",
+            Type::List(&SINK),
+            "Several sinks, each with its `name:`, an optional `when:` and its own delivery: every record goes to each sink whose `when:` holds, exactly once.",
+        ),
         Key::new(
             "dead_letter",
             Type::Kinds(&sinks::LINE_KINDS),
@@ -45,6 +49,9 @@ pub(crate) static PIPELINE: Block = Block::new(
         Key::new("metrics", Type::Block(&METRICS), "`GET /metrics` (Prometheus text) and `GET /health`."),
     ],
 );
+
+/// One sink of `sinks:`.
+static SINK: Type = Type::Kinds(&sinks::KINDS);
 
 /// `metrics:`.
 pub(crate) static METRICS: Block = Block::new(
@@ -66,13 +73,13 @@ pub(crate) struct PipelineSpec {
     pub mapping: Located<PathBuf>,
     /// `source:`.
     pub source: SourceSpec,
-    /// `sink:`.
-    pub sink: SinkSpec,
+    /// `sink:` (one) or `sinks:`, in the order written.
+    pub sinks: Vec<SinkSpec>,
     /// `dead_letter:` (default: a file `<pipeline>.dead-letter.jsonl` next
     /// to the pipeline file).
-    pub dead_letter: SinkSpec,
+    pub dead_letter: SinkKind,
     /// `drift:`, when given.
-    pub drift: Option<SinkSpec>,
+    pub drift: Option<SinkKind>,
     /// `state:` (default: `<pipeline file stem>.state.db` next to the
     /// pipeline file).
     pub state: PathBuf,

@@ -133,13 +133,17 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
-    /// Removes a payload whose records are all done.
-    pub fn inbox_done(&self, id: i64) -> Result<(), StateError> {
-        let conn = self.main();
-        conn.prepare_cached("DELETE FROM inbox WHERE id = ?1")
-            .and_then(|mut s| s.execute([id]))
-            .map_err(|e| self.err(e))?;
-        Ok(())
+    /// Removes payloads whose records are all done, in one transaction.
+    pub fn inbox_done(&self, ids: &[i64]) -> Result<(), StateError> {
+        let mut conn = self.main();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM inbox WHERE id = ?1").map_err(|e| self.err(e))?;
+            for id in ids {
+                stmt.execute([id]).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Whether a record with this key and idempotency hash was delivered.
@@ -219,7 +223,7 @@ mod tests {
         let all = s.inbox_after(0, 10).unwrap();
         assert_eq!(all.iter().map(|p| p.body.as_slice()).collect::<Vec<_>>(), [&b"{\"a\":1}"[..], b"[1,2]"]);
         assert_eq!(s.inbox_after(a, 10).unwrap().len(), 1);
-        s.inbox_done(a).unwrap();
+        s.inbox_done(&[a]).unwrap();
         assert_eq!(s.inbox_len().unwrap(), 1);
     }
 

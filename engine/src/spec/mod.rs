@@ -263,6 +263,37 @@ impl<'f> Decoder<'f> {
         }
     }
 
+    /// An expression of the language in `scope`, compiled; a problem in it
+    /// is a diagnostic placed in the file under the offending part (through
+    /// quotes, escapes and block indentation). For spec formats built on
+    /// the engine that hold expressions (a pipeline's routes).
+    ///
+    /// ```
+    /// use mapwright_dsl::Scope;
+    /// use mapwright_engine::diagnostic::SourceFile;
+    /// use mapwright_engine::spec::{yaml::parse_file, Decoder};
+    ///
+    /// let file = SourceFile::new("p.yaml", "when: out.country != \"US\"\nbad: uper(out.sku)\n");
+    /// let root = parse_file(&file)?;
+    /// let entries = root.as_map().unwrap();
+    /// let mut d = Decoder::new(&file);
+    /// assert!(d.program(&entries[0].1, "`when:`", &Scope::default()).is_some());
+    /// assert!(d.program(&entries[1].1, "`bad:`", &Scope::default()).is_none());
+    /// assert_eq!((d.diags[0].line, d.diags[0].column), (2, 6));
+    /// # Ok::<(), mapwright_engine::Error>(())
+    /// ```
+    pub fn program(&mut self, node: &Node, what: &str, scope: &mapwright_dsl::Scope) -> Option<mapwright_dsl::Program> {
+        let src = self.expr(node, what)?;
+        match mapwright_dsl::Program::compile(&src.text, scope) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let place = crate::diagnostic::ExprPlace::new(self.file, src.loc, &src.text);
+                self.diags.push(place.diagnostic(self.file, &e));
+                None
+            }
+        }
+    }
+
     /// An expression: any scalar, read as expression text.
     pub(crate) fn expr(&mut self, node: &Node, what: &str) -> Option<ExprSrc> {
         match node.scalar_text() {

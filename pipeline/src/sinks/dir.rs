@@ -24,6 +24,8 @@ pub(crate) static KEYS: Block = Block::new(
         Key::new("path", Type::Text, "The folder, relative to the pipeline file; it is created.")
             .required("the folder to write to: `path: out/`"),
         Key::new("format", Type::Words(&FORMAT_NAMES), "The format of each file: `jsonl` (default), `json` or `csv`."),
+        super::NAME,
+        super::WHEN,
     ],
 );
 

@@ -15,7 +15,7 @@ use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
 
-use super::{SinkSpec, encode};
+use super::{SinkKind, encode};
 use crate::decode::{Entries, Pipe};
 
 /// The keys of `kind: file`.
@@ -26,6 +26,8 @@ pub(crate) static KEYS: Block = Block::new(
         Key::new("path", Type::Text, "The file, relative to the pipeline file; its folder is created.")
             .required("the file to append to: `path: out/orders.jsonl`"),
         Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, `json` or `csv` when the extension does not tell."),
+        super::NAME,
+        super::WHEN,
     ],
 );
 
@@ -67,8 +69,8 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries, format: Optio
 
 /// The dead letter when the pipeline file names none: JSON Lines in
 /// `path`, reported at `loc` if it cannot be opened.
-pub(crate) fn default_dead_letter(path: PathBuf, loc: Loc) -> SinkSpec {
-    SinkSpec::File(FileSinkSpec { path: Located::new(path, loc), format: Format::Jsonl })
+pub(crate) fn default_dead_letter(path: PathBuf, loc: Loc) -> SinkKind {
+    SinkKind::File(FileSinkSpec { path: Located::new(path, loc), format: Format::Jsonl })
 }
 
 /// An open file sink.

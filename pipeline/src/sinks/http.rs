@@ -1,8 +1,9 @@
-//! `kind: http` sink: one request per record, with an idempotency key.
+//! `kind: http` sink: records sent to an endpoint, one per request or
+//! several (`batch:`, `body:`), each request with an idempotency key.
 //!
 //! What may succeed later (no connection, a timeout, 408, 429, 5xx) is
-//! retried with the pipeline's one retry policy ([`crate::retry`]); a
-//! `Retry-After` answer sets the wait. Every try carries the same
+//! tried again by the sink's queue (`scheduler.rs`, the pipeline's one
+//! retry policy); a `Retry-After` answer sets the wait. Every try carries the same
 //! idempotency key, which lets the server drop a repeat of a request whose
 //! answer was lost. A 4xx other than 408 and 429 is final: the record goes
 //! to the dead letter with the status and the start of the answer.
@@ -12,8 +13,7 @@
 //! is shown without its user, password and query. Redirects are not
 //! followed: a redirect means the URL in the pipeline file needs fixing.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 use mapwright_engine::diagnostic::SpecCode;
@@ -22,21 +22,36 @@ use mapwright_engine::spec::yaml::Node;
 use mapwright_engine::spec::{Located, get};
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::Stop;
+use super::Failure;
 use crate::decode::{Entries, Pipe};
-use crate::delivery::{Delivery, Sent};
-use crate::metrics::Metrics;
-use crate::retry::{self, Retry, Try};
+use crate::delivery::Delivery;
 use crate::secrets::{Scrubber, Secret};
 
 /// The methods that can carry a record.
 const METHODS: [&str; 3] = ["POST", "PUT", "PATCH"];
 
+/// `body:` words and what they mean.
+const BODIES: [(&str, Body); 3] = [("single", Body::Single), ("array", Body::Array), ("jsonl", Body::Jsonl)];
+const BODY_WORDS: [&str; 3] = mapwright_engine::spec::keys::names(&BODIES);
+
+/// How a request carries its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// One record, its JSON object as the body.
+    Single,
+    /// A JSON array of the records.
+    Array,
+    /// JSON Lines, one record per line.
+    Jsonl,
+}
+
 /// The keys of `kind: http`.
 pub(crate) static KEYS: Block = Block::new(
     "sink_http",
-    "One request per record, its JSON as the body, with retries and an idempotency key.",
+    "Records sent to an HTTP endpoint with an idempotency key: by default one record per request (its JSON as the body), up to `concurrency` requests at once; with `batch:`, several records per request.",
     &[
+        super::NAME,
+        super::WHEN,
         Key::new(
             "url",
             Type::Text,
@@ -45,13 +60,25 @@ pub(crate) static KEYS: Block = Block::new(
         .required("`url: http://127.0.0.1:9099/api/orders`"),
         Key::new("method", Type::Words(&METHODS), "The HTTP method (default POST)."),
         Key::new("headers", Type::Dict(&Type::Text), "Request headers; `${NAME}` reads an environment variable."),
-        Key::new("idempotency_header", Type::Text, "A header carrying the record's idempotency key (`<key>:<hash>`)."),
         Key::new(
-            "retry",
-            Type::Block(&retry::KEYS),
-            "Retries of connect errors, timeouts, 408, 429 and 5xx (`Retry-After` honoured).",
+            "idempotency_header",
+            Type::Text,
+            "A header carrying the idempotency key: the record's (`<key>:<hash>`), or for a request of several records `batch:<hash of theirs>`, the same on every retry.",
         ),
-        Key::new("timeout", Type::Duration, "Time allowed for one request (default 10s)."),
+        Key::new(
+            "timeout",
+            Type::Duration,
+            "Time allowed for one request (default 10s); a request that times out is tried again with the same idempotency key.",
+        ),
+        Key::new(
+            "body",
+            Type::Words(&BODY_WORDS),
+            "How a request carries its records: `single` (one JSON object; the default without `batch:`), `array` (a JSON array; the default with `batch:`) or `jsonl`.",
+        ),
+        super::CONCURRENCY,
+        super::BATCH,
+        super::RATE_LIMIT,
+        super::RETRY,
     ],
 );
 
@@ -67,12 +94,12 @@ pub(crate) struct HttpSinkSpec {
     pub method: String,
     /// `headers:`, `${NAME}` replaced.
     pub headers: Vec<(String, Secret)>,
-    /// `idempotency_header:` — carries the record's idempotency key.
+    /// `idempotency_header:` — carries the idempotency key.
     pub idempotency_header: Option<String>,
-    /// `retry:`.
-    pub retry: Retry,
     /// `timeout:` per request (default 10s).
     pub timeout: Duration,
+    /// `body:`, when written (else by `batch:`).
+    pub body: Option<Body>,
 }
 
 pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<HttpSinkSpec> {
@@ -110,19 +137,47 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Htt
         None => Some(Vec::new()),
     };
     let idempotency_header = p.opt_text(entries, "idempotency_header");
-    let retry = match get(entries, "retry") {
-        Some(n) => Retry::decode(p, n),
-        None => Some(Retry::default()),
-    };
     let timeout = p.duration(entries, "timeout").unwrap_or(Duration::from_secs(10));
+    let body = match p.opt_text(entries, "body") {
+        Some(b) => match mapwright_engine::spec::keys::word(&BODIES, &b.value) {
+            Some(body) => Some(Some(body)),
+            None => {
+                p.d.hint(
+                    SpecCode::BadValue,
+                    b.loc,
+                    format!("`body: {}` is not a body", b.value),
+                    format!("use {}", mapwright_engine::spec::keys::or_list(&BODY_WORDS)),
+                );
+                None
+            }
+        },
+        None => Some(None),
+    };
     Some(HttpSinkSpec {
         url: url?,
         method: method?,
         headers: headers?,
         idempotency_header: idempotency_header.map(|h| h.value),
-        retry: retry?,
         timeout,
+        body: body?,
     })
+}
+
+/// `body: single` carries one record: it cannot go with batches.
+pub(crate) fn check_body(
+    p: &mut Pipe,
+    spec: &HttpSinkSpec,
+    batch: &super::BatchSpec,
+    loc: mapwright_engine::spec::yaml::Loc,
+) {
+    if spec.body == Some(Body::Single) && batch.max_records > 1 {
+        p.d.hint(
+            SpecCode::ConflictingKeys,
+            loc,
+            "`body: single` carries one record, but `batch:` sends several per request",
+            "use `body: array` or `body: jsonl` with `batch:`, or remove `batch:`",
+        );
+    }
 }
 
 fn decode_headers(p: &mut Pipe, node: &Node) -> Option<Vec<(String, Secret)>> {
@@ -143,8 +198,8 @@ fn decode_headers(p: &mut Pipe, node: &Node) -> Option<Vec<(String, Secret)>> {
     ok.then_some(out)
 }
 
-/// The client of a `kind: http` sink: one record per request, retried with
-/// backoff, each try with the same idempotency key.
+/// The client of a `kind: http` sink: one try of one request, with the
+/// idempotency key of the records it carries.
 pub(crate) struct HttpSink {
     client: reqwest::Client,
     url: reqwest::Url,
@@ -152,19 +207,18 @@ pub(crate) struct HttpSink {
     shown: String,
     method: reqwest::Method,
     idempotency: Option<HeaderName>,
-    retry: Retry,
+    body: Option<Body>,
     timeout: Duration,
     /// Texts that must not appear in a reason: header values (and their
     /// last word, the token after `Bearer`), the URL's password and query.
     scrubber: Scrubber,
-    metrics: Arc<Metrics>,
 }
 
 impl HttpSink {
     /// A client for the sink: `spec.timeout` per request, `spec.headers` on
     /// every request, redirects not followed. An invalid URL, method or
     /// header is an error that names the header, never its value.
-    pub(crate) fn new(spec: &HttpSinkSpec, metrics: Arc<Metrics>) -> Result<HttpSink, String> {
+    pub(crate) fn new(spec: &HttpSinkSpec) -> Result<HttpSink, String> {
         let url = reqwest::Url::parse(spec.url.value.expose()).map_err(|e| format!("url: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("url: the scheme must be http or https, not {}", url.scheme()));
@@ -200,67 +254,63 @@ impl HttpSink {
             .timeout(spec.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
+            .pool_max_idle_per_host(256)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", e.without_url()))?;
         let shown = shown_url(&url);
-        Ok(HttpSink {
-            client,
-            url,
-            shown,
-            method,
-            idempotency,
-            retry: spec.retry,
-            timeout: spec.timeout,
-            scrubber,
-            metrics,
-        })
+        Ok(HttpSink { client, url, shown, method, idempotency, body: spec.body, timeout: spec.timeout, scrubber })
     }
 
-    /// Sends one record: the body is `d.json` (`Content-Type:
-    /// application/json`), with the idempotency header when configured.
+    /// One try of one request carrying `records`: one JSON object when it
+    /// is one record (and `body:` is not `array` or `jsonl`), else a JSON
+    /// array or JSON Lines. The idempotency header carries the record's key,
+    /// or for several records `batch:` and a hash of their keys, so every
+    /// try of a request carries the same key.
     ///
-    /// 2xx is [`Sent::Delivered`]; a status that a later try cannot change
-    /// is [`Sent::Rejected`] with the status and the first 512 bytes of the
-    /// answer; connection failures, timeouts, 408, 429 and 5xx are tried
-    /// again as `retry:` says (a `Retry-After` answer — seconds or an HTTP
-    /// date — sets the wait), then [`Sent::GaveUp`] with the last reason; a
-    /// stop during a wait is [`Sent::Stopped`] at once. Each try's latency
-    /// counts in `metrics.sink_latency`.
-    pub(crate) async fn send(&self, d: &Delivery, stop: &Stop) -> Sent {
-        let key = self.idempotency.as_ref().map(|name| (name, key_header(&d.idempotency_key())));
-        let key = &key;
-        let outcome = retry::run(&self.retry, stop, &self.metrics, &self.shown, |_| async move {
-            let mut request = self
-                .client
-                .request(self.method.clone(), self.url.clone())
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(d.json.clone());
-            if let Some((name, value)) = key {
-                request = request.header((*name).clone(), value.clone());
-            }
-            let started = Instant::now();
-            let result = request.send().await;
-            self.metrics.sink_latency.observe(started.elapsed().as_secs_f64());
-            match result {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        return Try::Done(());
-                    }
-                    let after = retry_after(response.headers());
-                    let excerpt = excerpt(response).await;
-                    let reason = self.scrub(if excerpt.is_empty() {
-                        format!("HTTP {status}")
-                    } else {
-                        format!("HTTP {status}: {excerpt}")
-                    });
-                    if retryable(status) { Try::Again { reason, after } } else { Try::Refused(reason) }
+    /// 2xx delivers; connection failures, timeouts, 408, 429 and 5xx are
+    /// transient (`Retry-After` — seconds or an HTTP date — says when to
+    /// try again); another status is a refusal with the status and the
+    /// first 512 bytes of the answer.
+    pub(crate) async fn try_send(&self, records: &[&Delivery]) -> Result<(), Failure> {
+        let body = match (self.body, records) {
+            (None | Some(Body::Single), [one]) => one.json.clone(),
+            (Some(Body::Jsonl), _) => records.iter().map(|d| format!("{}\n", d.json)).collect(),
+            _ => format!("[{}]", records.iter().map(|d| d.json.as_str()).collect::<Vec<_>>().join(",")),
+        };
+        let content_type = if self.body == Some(Body::Jsonl) { "application/x-ndjson" } else { "application/json" };
+        let mut request = self
+            .client
+            .request(self.method.clone(), self.url.clone())
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(name) = &self.idempotency {
+            let key = match records {
+                [one] => one.idempotency_key(),
+                many => crate::delivery::batch_key(many),
+            };
+            request = request.header(name.clone(), key_header(&key));
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(());
                 }
-                Err(e) => Try::Again { reason: self.scrub(self.describe(e)), after: None },
+                let after = retry_after(response.headers());
+                let excerpt = excerpt(response).await;
+                let reason = self.scrub(if excerpt.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!("HTTP {status}: {excerpt}")
+                });
+                if retryable(status) {
+                    Err(Failure::Transient { reason, after })
+                } else {
+                    Err(Failure::Refused(reason))
+                }
             }
-        })
-        .await;
-        Sent::from(outcome)
+            Err(e) => Err(Failure::Transient { reason: self.scrub(self.describe(e)), after: None }),
+        }
     }
 
     /// A transport error as one line, without the URL (it may carry

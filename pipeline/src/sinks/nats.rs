@@ -5,24 +5,24 @@
 //! record is stored) and carries the record's idempotency key as
 //! `Nats-Msg-Id`, so the stream itself drops a repeat within its duplicate
 //! window; without it, a publish is done when the server has received it
-//! (a flush). A publish that fails is tried again with the pipeline's
-//! retry policy (`retry:`); after the last try the record goes to the dead
-//! letter with the reason, to be replayed. At start-up the server must
-//! answer, and with `stream:` the stream must exist and hold the subject.
+//! (a flush). A request of several records sends every publish first and
+//! awaits their acknowledgements together. A publish that fails is tried
+//! again by the sink's queue; only a message the server refuses (too
+//! large) goes to the dead letter. At start-up the server must answer, and
+//! with `stream:` the stream must exist and hold the subject.
 
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, Context};
 use mapwright_engine::Diagnostic;
 use mapwright_engine::diagnostic::SourceFile;
+use mapwright_engine::spec::Located;
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
-use mapwright_engine::spec::{Located, get};
 
-use crate::Stop;
+use super::Failure;
 use crate::clients::nats::{checked_stream, connect, shown_file};
 use crate::decode::{Entries, Pipe};
-use crate::delivery::{Delivery, Sent};
-use crate::metrics::Metrics;
-use crate::retry::{self, Retry, Try};
+use crate::delivery::Delivery;
 use crate::secrets::Secret;
 
 /// The keys of `kind: nats` (sink).
@@ -34,7 +34,12 @@ pub(crate) static KEYS: Block = Block::new(
             .required("`url: nats://127.0.0.1:4222`"),
         Key::new("subject", Type::Text, "The NATS subject records are published on.").required("where records go: `subject: erp.sales_orders`"),
         Key::new("stream", Type::Text, "The JetStream stream that stores the subject; without it, plain NATS."),
-        Key::new("retry", Type::Block(&retry::KEYS), "Retries of publishes that fail or are not acknowledged."),
+        super::NAME,
+        super::WHEN,
+        super::CONCURRENCY,
+        super::BATCH,
+        super::RATE_LIMIT,
+        super::RETRY,
     ],
 );
 
@@ -47,19 +52,13 @@ pub(crate) struct NatsSinkSpec {
     pub subject: Located<String>,
     /// `stream:` — the JetStream stream that stores the subject.
     pub stream: Option<Located<String>>,
-    /// `retry:` — for publishes that fail or are not acknowledged.
-    pub retry: Retry,
 }
 
 pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<NatsSinkSpec> {
     let url = p.required_secret(entries, node.loc, &KEYS, "url");
     let subject = p.required_text(entries, node.loc, &KEYS, "subject");
     let stream = p.opt_text(entries, "stream");
-    let retry = match get(entries, "retry") {
-        Some(n) => Retry::decode(p, n),
-        None => Some(Retry::default()),
-    };
-    Some(NatsSinkSpec { url: url?, subject: subject?, stream, retry: retry? })
+    Some(NatsSinkSpec { url: url?, subject: subject?, stream })
 }
 
 /// A connected `kind: nats` sink.
@@ -67,7 +66,6 @@ pub(crate) struct NatsSink {
     client: async_nats::Client,
     js: Option<Context>,
     subject: String,
-    retry: Retry,
 }
 
 impl NatsSink {
@@ -85,46 +83,57 @@ impl NatsSink {
                 Some(js)
             }
         };
-        Ok(NatsSink { client, js, subject: spec.subject.value.clone(), retry: spec.retry })
+        Ok(NatsSink { client, js, subject: spec.subject.value.clone() })
     }
 
-    /// Publishes one record, tried again as `retry:` says; a record that
-    /// is never acknowledged is [`Sent::GaveUp`] with the last reason.
-    pub(crate) async fn send(&self, d: &Delivery, stop: &Stop, metrics: &Metrics) -> Sent {
-        let outcome = retry::run(&self.retry, stop, metrics, "nats", |_| async move {
-            let started = std::time::Instant::now();
-            match self.publish(d).await {
-                Ok(()) => {
-                    metrics.sink_latency.observe(started.elapsed().as_secs_f64());
-                    Try::Done(())
-                }
-                Err(reason) => Try::Again { reason: format!("nats sink: {reason}"), after: None },
-            }
-        })
-        .await;
-        Sent::from(outcome)
-    }
-
-    async fn publish(&self, d: &Delivery) -> Result<(), String> {
-        let body: bytes::Bytes = d.json.clone().into();
+    /// One try of one request: a message per record, every publish sent
+    /// before any acknowledgement is awaited, then all awaited together.
+    /// A message larger than the server takes is a refusal; anything else
+    /// (no server, no acknowledgement in time) may pass later — a repeat
+    /// carries the same `Nats-Msg-Id`, which the stream drops.
+    pub(crate) async fn try_send(&self, records: &[&Delivery]) -> Result<(), Failure> {
+        let transient = |reason: String| Failure::Transient { reason: format!("nats sink: {reason}"), after: None };
         match &self.js {
             Some(js) => {
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Nats-Msg-Id", d.idempotency_key().as_str());
-                let ack = js
-                    .publish_with_headers(self.subject.clone(), headers, body)
-                    .await
-                    .map_err(|e| format!("cannot publish to `{}`: {e}", self.subject))?;
-                ack.await.map_err(|e| format!("the stream did not acknowledge a record on `{}`: {e}", self.subject))?;
+                let mut acks = Vec::with_capacity(records.len());
+                for d in records {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", d.idempotency_key().as_str());
+                    let body: bytes::Bytes = d.json.clone().into();
+                    match js.publish_with_headers(self.subject.clone(), headers, body).await {
+                        Ok(ack) => acks.push(ack),
+                        Err(e) => return Err(self.classify(e.kind() == PublishErrorKind::MaxPayloadExceeded, &e)),
+                    }
+                }
+                for ack in acks {
+                    ack.await.map_err(|e| {
+                        if e.kind() == PublishErrorKind::MaxPayloadExceeded {
+                            Failure::Refused(format!(
+                                "nats sink: the stream refused a record on `{}`: {e}",
+                                self.subject
+                            ))
+                        } else {
+                            transient(format!("the stream did not acknowledge a record on `{}`: {e}", self.subject))
+                        }
+                    })?;
+                }
                 Ok(())
             }
             None => {
-                self.client
-                    .publish(self.subject.clone(), body)
-                    .await
-                    .map_err(|e| format!("cannot publish to `{}`: {e}", self.subject))?;
-                self.client.flush().await.map_err(|e| format!("cannot flush to the server: {e}"))
+                for d in records {
+                    let body: bytes::Bytes = d.json.clone().into();
+                    if let Err(e) = self.client.publish(self.subject.clone(), body).await {
+                        let too_big = e.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded;
+                        return Err(self.classify(too_big, &e));
+                    }
+                }
+                self.client.flush().await.map_err(|e| transient(format!("cannot flush to the server: {e}")))
             }
         }
+    }
+
+    fn classify(&self, refused: bool, e: &dyn std::fmt::Display) -> Failure {
+        let reason = format!("nats sink: cannot publish to `{}`: {e}", self.subject);
+        if refused { Failure::Refused(reason) } else { Failure::Transient { reason, after: None } }
     }
 }

@@ -1,25 +1,23 @@
-//! `kind: postgres` sink: records upserted by key, one transaction per
-//! batch — the whole record in a JSONB column, or output fields written to
-//! columns of the same names.
+//! `kind: postgres` sink: records upserted by key, one statement per
+//! request of up to `batch.max_records` records — the whole record in a
+//! JSONB column, or output fields written to columns of the same names.
 //!
-//! The record travels as its JSON text and is cast to `jsonb` on the
-//! server (for the column form, spread by `jsonb_populate_record`), so a
-//! decimal goes from the record into a `numeric` column without passing
-//! through a float.
+//! A request travels as one JSON text, `[[key, record], …]`, unnested on
+//! the server with `jsonb_array_elements` into one `INSERT … ON CONFLICT`
+//! (for the column form, each record spread by `jsonb_populate_record`):
+//! one round trip and one statement per request, and a decimal goes from
+//! the record into a `numeric` column without passing through a float.
+//! The sink keeps one connection per request in flight (`concurrency:`).
 //!
 //! At start-up the table must exist (or be created, JSONB form, with
 //! `create: true`), have the key column and the listed columns, and the key
 //! column a unique index, which the upsert needs; each problem is a
-//! located diagnostic. A batch that fails is tried again with the
-//! pipeline's retry policy (`retry:`); one that keeps failing is split, so
-//! that a record the database refuses goes to the dead letter and the
-//! others are delivered. When every record fails alone too, the database is
-//! the problem, not the records: the run stops rather than fill the dead
-//! letter.
+//! located diagnostic. A request the database refuses for its data
+//! (SQLSTATE classes 22 and 23) is split by the queue, so that only the
+//! refused records go to the dead letter; any other failure (a lost
+//! connection, a restart, a missing table) is retried until the database
+//! is back.
 
-use std::time::Instant;
-
-use mapwright_dsl::Value;
 use mapwright_engine::Diagnostic;
 use mapwright_engine::diagnostic::{SourceFile, SpecCode};
 use mapwright_engine::spec::keys::{Block, Key, Type};
@@ -27,22 +25,18 @@ use mapwright_engine::spec::yaml::{Loc, Node};
 use mapwright_engine::spec::{Located, get};
 use tokio_postgres::{Client, Statement};
 
-use super::Undelivered;
-use crate::Stop;
+use super::Failure;
 use crate::clients::postgres::{
     CONNECT_HINT, Endpoint, URL_HINT, describe, lost, quote_ident, quote_table, shown_file,
 };
 use crate::decode::{Entries, Pipe};
-use crate::delivery::{Delivery, Sent};
-use crate::metrics::Metrics;
-use crate::retry::{self, Ended, Retry, Tries};
+use crate::delivery::Delivery;
 use crate::secrets::Secret;
-use crate::state::State;
 
 /// The keys of `kind: postgres`.
 pub(crate) static KEYS: Block = Block::new(
     "sink_postgres",
-    "Upsert by key into a PostgreSQL table, one transaction per batch: the record in a JSONB column, or `columns:` filled from output fields of the same names; `create: true` creates a missing table (JSONB form).",
+    "Upsert by key into a PostgreSQL table, one statement per batch of records (`batch:`, default 500): the record in a JSONB column, or `columns:` filled from output fields of the same names; `create: true` creates a missing table (JSONB form). A row the database refuses (a constraint, a value that does not fit) goes to the dead letter; anything else is retried.",
     &[
         Key::new(
             "url",
@@ -60,11 +54,12 @@ pub(crate) static KEYS: Block = Block::new(
         ),
         Key::new("document", Type::Text, "The JSONB column of the JSONB form (default `doc`)."),
         Key::new("create", Type::Bool, "Create the table (JSONB form) when it is missing."),
-        Key::new(
-            "retry",
-            Type::Block(&retry::KEYS),
-            "Retries of a batch that fails (a lost connection, a server restarting).",
-        ),
+        super::NAME,
+        super::WHEN,
+        super::CONCURRENCY,
+        super::BATCH,
+        super::RATE_LIMIT,
+        super::RETRY,
     ],
 );
 
@@ -85,8 +80,6 @@ pub(crate) struct PgSinkSpec {
     /// `create: true` creates the table (JSONB form) when it is missing;
     /// otherwise a missing table is an error at start-up.
     pub create: bool,
-    /// `retry:` — for a batch that fails.
-    pub retry: Retry,
 }
 
 pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<PgSinkSpec> {
@@ -112,10 +105,6 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<PgS
             );
         }
     }
-    let retry = match get(entries, "retry") {
-        Some(n) => Retry::decode(p, n),
-        None => Some(Retry::default()),
-    };
     Some(PgSinkSpec {
         url: url?,
         key_column: or_default(key, "key"),
@@ -123,7 +112,6 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<PgS
         document: or_default(document, "doc"),
         table,
         create,
-        retry: retry?,
     })
 }
 
@@ -133,21 +121,15 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<PgS
 pub(crate) struct PgSink {
     endpoint: Endpoint,
     sql: String,
-    conn: SinkConn,
-    retry: Retry,
+    /// One connection per request in flight (`concurrency:`), opened
+    /// again when lost.
+    pool: Vec<tokio::sync::Mutex<Option<SinkConn>>>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 struct SinkConn {
     client: Client,
     upsert: Statement,
-}
-
-impl SinkConn {
-    async fn open(endpoint: &Endpoint, sql: &str) -> Result<SinkConn, String> {
-        let client = endpoint.client().await.map_err(|e| endpoint.connect_error(&e))?;
-        let upsert = client.prepare(sql).await.map_err(|e| endpoint.scrub(&describe(&e)))?;
-        Ok(SinkConn { client, upsert })
-    }
 }
 
 impl PgSink {
@@ -156,7 +138,11 @@ impl PgSink {
     /// listed columns, and that the key column has a unique index, which
     /// the upsert needs. Each problem is a `BadEndpoint` diagnostic at the
     /// offending key of the pipeline file.
-    pub(crate) async fn connect(spec: &PgSinkSpec, file: &SourceFile) -> Result<PgSink, Diagnostic> {
+    pub(crate) async fn connect(
+        spec: &PgSinkSpec,
+        file: &SourceFile,
+        connections: usize,
+    ) -> Result<PgSink, Diagnostic> {
         let shown = shown_file(file, &spec.url);
         let file = &shown;
         let url_loc = spec.url.loc;
@@ -264,8 +250,8 @@ impl PgSink {
                 set.push_str(&format!(", {} = now()", quote_ident(t)));
             }
             format!(
-                "INSERT INTO {table} ({k}, {d}) VALUES (CAST($1::text AS {key_type}), ($2::text)::jsonb) \
-                 ON CONFLICT ({k}) DO UPDATE SET {set}"
+                "INSERT INTO {table} ({k}, {d}) SELECT CAST(e->>0 AS {key_type}), e->1 \
+                 FROM jsonb_array_elements(($1::text)::jsonb) AS e ON CONFLICT ({k}) DO UPDATE SET {set}"
             )
         } else {
             let fields: Vec<&String> = spec.columns.value.iter().filter(|c| *c != key).collect();
@@ -286,51 +272,109 @@ impl PgSink {
             }
             let action = if set.is_empty() { "NOTHING".to_string() } else { format!("UPDATE SET {}", set.join(", ")) };
             format!(
-                "INSERT INTO {table} ({k}{into}) SELECT CAST($1::text AS {key_type}){values} \
-                 FROM jsonb_populate_record(NULL::{table}, ($2::text)::jsonb) AS r ON CONFLICT ({k}) DO {action}"
+                "INSERT INTO {table} ({k}{into}) SELECT CAST(e->>0 AS {key_type}){values} \
+                 FROM jsonb_array_elements(($1::text)::jsonb) AS e, jsonb_populate_record(NULL::{table}, e->1) AS r \
+                 ON CONFLICT ({k}) DO {action}"
             )
         };
         let upsert = client.prepare(&sql).await.map_err(|e| {
             let message = format!("cannot prepare the upsert into {name}: {}", endpoint.scrub(&describe(&e)));
             bad(table_loc, message, "check the table's columns and types against `key:` and `columns:`")
         })?;
-        Ok(PgSink { endpoint, sql, conn: SinkConn { client, upsert }, retry: spec.retry })
+        let mut pool = vec![tokio::sync::Mutex::new(Some(SinkConn { client, upsert }))];
+        pool.extend((1..connections.max(1)).map(|_| tokio::sync::Mutex::new(None)));
+        Ok(PgSink { endpoint, sql, pool, next: std::sync::atomic::AtomicUsize::new(0) })
     }
 
-    /// Upserts `(key, record)` pairs in one transaction: all are written,
-    /// or none. A key seen before is updated (its columns, or its document
-    /// and `updated_at`). A lost connection is opened again and the
-    /// transaction tried once more; other failures (a constraint violated)
-    /// come back as a message without secrets.
-    pub(crate) async fn upsert(&mut self, rows: &[(String, Value)]) -> Result<(), String> {
-        if rows.is_empty() {
-            return Ok(());
+    /// Upserts `(key, record)` pairs in one statement: all are written, or
+    /// none. A key seen before is updated (its columns, or its document and
+    /// `updated_at`); keys within one call are distinct. A lost connection
+    /// is opened again on the next call. (The pipeline sends through
+    /// [`PgSink::try_send`]; tests write rows with this.)
+    #[cfg(test)]
+    pub(crate) async fn upsert(&self, rows: &[(String, mapwright_dsl::Value)]) -> Result<(), tokio_postgres::Error> {
+        let mut param = String::with_capacity(rows.iter().map(|(k, r)| k.len() + 64 + r.to_json().len()).sum());
+        param.push('[');
+        for (i, (key, record)) in rows.iter().enumerate() {
+            if i > 0 {
+                param.push(',');
+            }
+            param.push('[');
+            mapwright_dsl::json::write_string(&mut param, key);
+            param.push(',');
+            mapwright_dsl::json::write_value(&mut param, record);
+            param.push(']');
         }
-        let documents: Vec<String> = rows.iter().map(|(_, record)| record.to_json()).collect();
-        let mut retried = false;
+        param.push(']');
+        self.execute(&param).await
+    }
+
+    /// Runs the upsert on the next connection of the pool. A connection
+    /// found dead when used (the server restarted, an idle connection was
+    /// cut) is opened again and the statement tried once more at once: a
+    /// stale connection is not a failure of the sink.
+    async fn execute(&self, param: &str) -> Result<(), tokio_postgres::Error> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.pool.len();
+        let mut slot = self.pool[n].lock().await;
+        let mut fresh = false;
         loop {
-            if retried || self.conn.client.is_closed() {
-                self.conn = SinkConn::open(&self.endpoint, &self.sql).await?;
-            }
-            match write(&mut self.conn, rows, &documents).await {
-                Ok(()) => return Ok(()),
-                Err(e) if !retried && lost(&e, &self.conn.client) => retried = true,
-                Err(e) => return Err(self.endpoint.scrub(&describe(&e))),
+            let conn = match slot.as_ref() {
+                Some(c) if !c.client.is_closed() => c,
+                _ => {
+                    fresh = true;
+                    let client = self.endpoint.client().await?;
+                    let upsert = client.prepare(&self.sql).await?;
+                    slot.insert(SinkConn { client, upsert })
+                }
+            };
+            match conn.client.execute(&conn.upsert, &[&param]).await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    if !lost(&e, &conn.client) {
+                        return Err(e);
+                    }
+                    *slot = None;
+                    if fresh {
+                        return Err(e);
+                    }
+                }
             }
         }
     }
-}
 
-async fn write(
-    conn: &mut SinkConn,
-    rows: &[(String, Value)],
-    documents: &[String],
-) -> Result<(), tokio_postgres::Error> {
-    let tx = conn.client.transaction().await?;
-    for ((key, _), document) in rows.iter().zip(documents) {
-        tx.execute(&conn.upsert, &[key, document]).await?;
+    /// One try of one request: the records upserted in one statement. A
+    /// data or integrity error (SQLSTATE classes 22 and 23: a constraint,
+    /// a value that does not fit its column) is a refusal; anything else
+    /// (a lost connection, a server restarting, a lock timeout, a missing
+    /// table) may pass later.
+    pub(crate) async fn try_send(&self, records: &[&Delivery]) -> Result<(), Failure> {
+        let mut param =
+            String::with_capacity(records.iter().map(|d| d.key_text.len() + d.json.len() + 8).sum::<usize>() + 2);
+        param.push('[');
+        for (i, d) in records.iter().enumerate() {
+            if i > 0 {
+                param.push(',');
+            }
+            param.push('[');
+            mapwright_dsl::json::write_string(&mut param, &d.key_text);
+            param.push(',');
+            param.push_str(&d.json);
+            param.push(']');
+        }
+        param.push(']');
+        match self.execute(&param).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let reason = self.endpoint.scrub(&describe(&e));
+                let class = e.code().map(|c| &c.code()[..2]);
+                if matches!(class, Some("22" | "23")) {
+                    Err(Failure::Refused(reason))
+                } else {
+                    Err(Failure::Transient { reason, after: None })
+                }
+            }
+        }
     }
-    tx.commit().await
 }
 
 fn plural(n: usize) -> &'static str {
@@ -339,58 +383,4 @@ fn plural(n: usize) -> &'static str {
 
 async fn table_oid(client: &Client, table: &str) -> Result<Option<u32>, tokio_postgres::Error> {
     client.query_one("SELECT to_regclass($1::text)::oid", &[&table]).await?.try_get(0)
-}
-
-impl PgSink {
-    /// Delivers a batch in one transaction, tried again as `retry:` says;
-    /// marks the delivered records in the state store. A batch that keeps
-    /// failing is split to find the records at fault; an error means every
-    /// record fails alone too.
-    pub(crate) async fn deliver(
-        &mut self,
-        items: &[Delivery],
-        state: &State,
-        metrics: &Metrics,
-        stop: &Stop,
-    ) -> Result<Undelivered, String> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let rows: Vec<(String, Value)> = items.iter().map(|d| (d.key_text.clone(), d.record.clone())).collect();
-        let retry = self.retry;
-        let mut tries = Tries::new(&retry, "postgres");
-        let last = loop {
-            let started = Instant::now();
-            match self.upsert(&rows).await {
-                Ok(()) => {
-                    metrics.sink_latency.observe(started.elapsed().as_secs_f64());
-                    state
-                        .mark_delivered(items.iter().map(|d| (d.key_text.as_str(), d.hash.as_str())))
-                        .map_err(|e| e.to_string())?;
-                    return Ok(Vec::new());
-                }
-                Err(reason) => match tries.failed(reason, None, stop, metrics).await {
-                    None => {}
-                    Some(Ended::Stopped) => return Ok(vec![(0, Sent::Stopped)]),
-                    Some(Ended::GaveUp(reason)) => break reason,
-                },
-            }
-        };
-        // The batch keeps failing: find the records at fault one by one;
-        // the others are delivered.
-        let mut undelivered = Vec::new();
-        for (j, (d, row)) in items.iter().zip(rows).enumerate() {
-            match self.upsert(std::slice::from_ref(&row)).await {
-                Ok(()) => state.mark_delivered([(d.key_text.as_str(), d.hash.as_str())]).map_err(|e| e.to_string())?,
-                Err(e) => undelivered.push((j, Sent::Rejected(e))),
-            }
-        }
-        if undelivered.len() == items.len() {
-            // Every record fails alone too: the database is the problem,
-            // not the records. Stop rather than fill the dead letter; the
-            // batch is read again after a restart.
-            return Err(format!("the postgres sink fails every record: {last}"));
-        }
-        Ok(undelivered)
-    }
 }

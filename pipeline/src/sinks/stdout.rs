@@ -16,7 +16,11 @@ use crate::decode::{Entries, Pipe};
 pub(crate) static KEYS: Block = Block::new(
     "sink_stdout",
     "JSON Lines on standard output, flushed per batch.",
-    &[Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, the only format standard output takes.")],
+    &[
+        Key::new("format", Type::Words(&FORMAT_NAMES), "`jsonl`, the only format standard output takes."),
+        super::NAME,
+        super::WHEN,
+    ],
 );
 
 /// Checks `format:`: standard output takes JSON Lines only.

@@ -42,18 +42,23 @@ pub(crate) async fn feed(state: State, wake: Arc<tokio::sync::Notify>, tx: Sende
             }
             continue;
         }
+        // Payloads read together go together: one batch, committed once
+        // all their records are done.
+        let mut records: Vec<InputRecord> = Vec::new();
+        let mut ids = Vec::with_capacity(pending.len());
         for p in pending {
             after = p.id;
+            ids.push(p.id);
             let origin = format!("inbox#{}", p.id);
             let source = Source::Bytes { name: origin.clone(), bytes: p.body.into() };
-            let records: Vec<InputRecord> = match input::open(&source, None, None) {
-                Ok(r) => r.collect(),
-                Err(e) => vec![InputRecord::unreadable(origin, e.to_string())],
-            };
-            tokio::select! {
-                _ = stop.clone().wait() => return,
-                sent = tx.send(Batch { records, commit: Commit::Inbox(p.id) }) => if sent.is_err() { return },
+            match input::open(&source, None, None) {
+                Ok(r) => records.extend(r),
+                Err(e) => records.push(InputRecord::unreadable(origin, e.to_string())),
             }
+        }
+        tokio::select! {
+            _ = stop.clone().wait() => return,
+            sent = tx.send(Batch { records, commit: Commit::Inbox(ids) }) => if sent.is_err() { return },
         }
     }
 }

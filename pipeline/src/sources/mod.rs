@@ -94,8 +94,8 @@ pub(crate) struct Batch {
 pub(crate) enum Commit {
     /// Nothing (file and stdin sources).
     Nothing,
-    /// Removes the payload from the inbox.
-    Inbox(i64),
+    /// Removes the payloads from the inbox.
+    Inbox(Vec<i64>),
     /// A part of a dropped file; `last` moves the file to `done/`, or to
     /// `failed/` when any of its records failed.
     DirFile {

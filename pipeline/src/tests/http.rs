@@ -15,11 +15,14 @@ use mapwright_engine::spec::Located;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::breaker::Breaker;
 use crate::delivery::{Delivery, Sent};
 use crate::metrics::Metrics;
 use crate::retry::Retry;
+use crate::scheduler::{self, Delivering, Job, Report};
 use crate::secrets::Secret;
-use crate::sinks::http::{HttpSink, HttpSinkSpec};
+use crate::sinks::http::{Body, HttpSink, HttpSinkSpec};
+use crate::sinks::{BatchSpec, Sink};
 use crate::sources::http::{HmacVerify, HttpSourceSpec, serve};
 use crate::state::State;
 use crate::{Stop, StopHandle};
@@ -227,24 +230,58 @@ async fn erp(answer: fn(usize) -> axum::response::Response) -> (String, Log) {
     (format!("http://{addr}/api/sales-orders"), seen)
 }
 
-fn sink_spec(url: &str, retry: Retry, headers: Vec<(String, Secret)>) -> HttpSinkSpec {
+fn sink_spec(url: &str, headers: Vec<(String, Secret)>) -> HttpSinkSpec {
     HttpSinkSpec {
         url: located(Secret::new(url)),
         method: "POST".to_string(),
         headers,
         idempotency_header: Some("Idempotency-Key".to_string()),
-        retry,
         timeout: Duration::from_secs(10),
+        body: None,
     }
 }
 
+/// The sink as the scheduler drives it, with its metrics registered in
+/// `metrics` under `erp`.
+fn delivering(spec: &HttpSinkSpec, retry: Retry, metrics: &Metrics) -> Arc<Delivering> {
+    let sink_metrics = Arc::new(metrics.sink("erp"));
+    Arc::new(Delivering {
+        index: 0,
+        name: "erp".to_string(),
+        sink: Sink::Http(Box::new(HttpSink::new(spec).unwrap())),
+        concurrency: 16,
+        batch: BatchSpec::SINGLE,
+        retry,
+        breaker: Arc::new(Breaker::new("erp", retry.breaker_after, retry, sink_metrics.clone())),
+        rate: None,
+        metrics: sink_metrics,
+    })
+}
+
+/// Tries `records` as one request until it is done.
+async fn send(d: &Delivering, records: &[Delivery], stop: &Stop) -> Sent {
+    let jobs: Vec<Job> =
+        records.iter().enumerate().map(|(idx, r)| Job { seq: 0, idx, delivery: Arc::new(r.clone()) }).collect();
+    scheduler::deliver(d, &jobs, stop).await.unwrap()
+}
+
 fn order() -> Delivery {
-    let record = Value::from_json(r#"{"order_no":"SO-1001","total":"19.90"}"#).unwrap();
-    Delivery::new(Value::str("SO-1001"), record, "mapping-hash")
+    order_no("SO-1001", "19.90")
+}
+
+fn order_no(no: &str, total: &str) -> Delivery {
+    let record = Value::from_json(&format!(r#"{{"order_no":"{no}","total":"{total}"}}"#)).unwrap();
+    Delivery::new(Value::str(no), record, "mapping-hash")
 }
 
 fn quick(attempts: u32) -> Retry {
-    Retry { attempts, backoff: Duration::from_millis(2), max_backoff: Duration::from_millis(20) }
+    Retry {
+        attempts: Some(attempts),
+        backoff: Duration::from_millis(2),
+        max_backoff: Duration::from_millis(20),
+        breaker_after: 100,
+        ..Retry::default()
+    }
 }
 
 fn never() -> Stop {
@@ -263,11 +300,11 @@ async fn failures_are_retried_with_one_key_until_delivered() {
         _ => (StatusCode::CREATED, r#"{"ok":true}"#).into_response(),
     })
     .await;
-    let metrics = Arc::new(Metrics::new("orders"));
-    let retry = Retry { attempts: 6, backoff: Duration::from_millis(2), max_backoff: Duration::from_secs(5) };
-    let sink = HttpSink::new(&sink_spec(&url, retry, vec![]), metrics.clone()).unwrap();
+    let metrics = Metrics::new("orders");
+    let retry = Retry { backoff: Duration::from_millis(2), max_backoff: Duration::from_secs(5), ..Retry::default() };
+    let sink = delivering(&sink_spec(&url, vec![]), retry, &metrics);
     let d = order();
-    let sent = tokio::time::timeout(PATIENCE, sink.send(&d, &never())).await.unwrap();
+    let sent = tokio::time::timeout(PATIENCE, send(&sink, std::slice::from_ref(&d), &never())).await.unwrap();
     assert_eq!(sent, Sent::Delivered);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 4);
@@ -277,8 +314,83 @@ async fn failures_are_retried_with_one_key_until_delivered() {
         assert_eq!(s.body, d.json);
     }
     assert!(seen[1].at - seen[0].at >= Duration::from_millis(900), "Retry-After: 1 is honoured");
-    assert_eq!(metrics.retries.get(), 3);
-    assert!(metrics.render().contains("mapwright_sink_latency_seconds_count 4"), "one latency per try");
+    assert_eq!(sink.metrics.retries.get(), 3);
+    let text = metrics.render();
+    assert!(text.contains("mapwright_sink_latency_seconds_count{sink=\"erp\"} 4"), "one latency per try\n{text}");
+    assert!(text.contains("mapwright_sink_delivered_total{sink=\"erp\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn a_batch_is_one_request_with_one_key_on_every_try() {
+    let (url, seen) = erp(|n| match n {
+        0 => (StatusCode::BAD_GATEWAY, "restarting").into_response(),
+        _ => StatusCode::NO_CONTENT.into_response(),
+    })
+    .await;
+    let metrics = Metrics::new("orders");
+    let records = [order_no("SO-1", "1.10"), order_no("SO-2", "2.20"), order_no("SO-3", "3.30")];
+    let refs: Vec<&Delivery> = records.iter().collect();
+    let key = crate::delivery::batch_key(&refs);
+    for (body, want, content_type) in [
+        (Body::Array, format!("[{},{},{}]", records[0].json, records[1].json, records[2].json), "application/json"),
+        (
+            Body::Jsonl,
+            format!("{}\n{}\n{}\n", records[0].json, records[1].json, records[2].json),
+            "application/x-ndjson",
+        ),
+    ] {
+        seen.lock().unwrap().clear();
+        let mut spec = sink_spec(&url, vec![]);
+        spec.body = Some(body);
+        let sink = delivering(&spec, quick(5), &metrics);
+        assert_eq!(tokio::time::timeout(PATIENCE, send(&sink, &records, &never())).await.unwrap(), Sent::Delivered);
+        let seen = seen.lock().unwrap().clone();
+        assert!(!seen.is_empty());
+        for s in &seen {
+            assert_eq!(s.body, want);
+            assert_eq!(s.headers["idempotency-key"], key.as_str(), "the same key on the retry");
+            assert_eq!(s.headers["content-type"], content_type);
+        }
+    }
+    assert!(key.starts_with("batch:") && key.len() == "batch:".len() + 16, "{key}");
+    let other: Vec<&Delivery> = records[..2].iter().collect();
+    assert_ne!(crate::delivery::batch_key(&other), key, "other records, another key");
+}
+
+#[tokio::test]
+async fn a_refused_batch_is_split_so_one_bad_record_goes_alone() {
+    // The ERP refuses any request that carries SO-2.
+    let seen: Log = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: String| {
+        let log = log.clone();
+        async move {
+            let bad = body.contains("SO-2");
+            log.lock().unwrap().push(Seen { at: Instant::now(), headers, body });
+            if bad {
+                (StatusCode::UNPROCESSABLE_ENTITY, "SO-2: customer unknown").into_response()
+            } else {
+                StatusCode::OK.into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/orders", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut spec = sink_spec(&url, vec![]);
+    spec.body = Some(Body::Array);
+    let sink = delivering(&spec, quick(3), &Metrics::new("orders"));
+    let jobs: Vec<Job> = ["SO-1", "SO-2", "SO-3"]
+        .iter()
+        .enumerate()
+        .map(|(idx, no)| Job { seq: 7, idx, delivery: Arc::new(order_no(no, "1")) })
+        .collect();
+    let done = scheduler::send(&sink, jobs, &never()).await.unwrap();
+    let sent: Vec<(usize, Sent)> = done.into_iter().map(|d| (d.idx, d.sent)).collect();
+    assert_eq!(sent[0], (0, Sent::Delivered));
+    assert!(matches!(&sent[1], (1, Sent::Rejected(r)) if r.contains("SO-2: customer unknown")), "{sent:?}");
+    assert_eq!(sent[2], (2, Sent::Delivered));
+    assert_eq!(seen.lock().unwrap().len(), 4, "the batch, then each record alone");
 }
 
 #[tokio::test]
@@ -288,32 +400,64 @@ async fn a_422_is_rejected_with_the_status_and_the_start_of_the_answer() {
         (StatusCode::UNPROCESSABLE_ENTITY, body).into_response()
     })
     .await;
-    let metrics = Arc::new(Metrics::new("orders"));
-    let sink = HttpSink::new(&sink_spec(&url, quick(5), vec![]), metrics.clone()).unwrap();
-    let Sent::Rejected(reason) = sink.send(&order(), &never()).await else { panic!("rejected") };
+    let sink = delivering(&sink_spec(&url, vec![]), quick(5), &Metrics::new("orders"));
+    let Sent::Rejected(reason) = send(&sink, &[order()], &never()).await else { panic!("rejected") };
     let prefix = "HTTP 422 Unprocessable Entity: ";
     assert!(reason.starts_with(&format!(r#"{prefix}{{"error":"customer_no is required""#)), "{reason}");
     assert_eq!(reason.len(), prefix.len() + 512, "the first 512 bytes of the answer");
     assert_eq!(seen.lock().unwrap().len(), 1, "a 4xx is not retried");
-    assert_eq!(metrics.retries.get(), 0);
+    assert_eq!(sink.metrics.retries.get(), 0);
 }
 
 #[tokio::test]
-async fn a_closed_port_gives_up_after_the_attempts() {
+async fn a_closed_port_is_tried_until_the_policy_gives_up() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
     let url = format!("http://erp:hunter22@127.0.0.1:{port}/api?token=sekrit-query");
-    let metrics = Arc::new(Metrics::new("orders"));
-    let sink = HttpSink::new(&sink_spec(&url, quick(3), vec![]), metrics.clone()).unwrap();
-    let sent = tokio::time::timeout(PATIENCE, sink.send(&order(), &never())).await.unwrap();
+    let metrics = Metrics::new("orders");
+    let sink = delivering(&sink_spec(&url, vec![]), quick(3), &metrics);
+    let sent = tokio::time::timeout(PATIENCE, send(&sink, &[order()], &never())).await.unwrap();
     let Sent::GaveUp(reason) = sent else { panic!("gave up: {sent:?}") };
     assert!(reason.contains("cannot connect"), "{reason}");
     assert!(reason.contains(&format!("127.0.0.1:{port}/api")), "{reason}");
     assert!(!reason.contains("hunter22") && !reason.contains("sekrit"), "no credentials: {reason}");
-    assert_eq!(metrics.retries.get(), 2);
-    assert!(metrics.render().contains("mapwright_sink_latency_seconds_count 3"), "three tries");
+    assert_eq!(sink.metrics.retries.get(), 2);
+    assert!(metrics.render().contains("mapwright_sink_latency_seconds_count{sink=\"erp\"} 3"), "three tries");
+}
+
+#[tokio::test]
+async fn by_default_a_sink_that_is_down_is_tried_until_the_stop_and_its_breaker_opens() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}/api");
+    let metrics = Metrics::new("orders");
+    let retry = Retry {
+        backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        breaker_after: 3,
+        ..Retry::default()
+    };
+    let sink = delivering(&sink_spec(&url, vec![]), retry, &metrics);
+    let (handle, stop) = Stop::new();
+    let task = {
+        let (sink, stop) = (sink.clone(), stop.clone());
+        tokio::spawn(async move { send(&sink, &[order()], &stop).await })
+    };
+    let started = Instant::now();
+    while !sink.breaker.status().open {
+        assert!(started.elapsed() < PATIENCE, "the breaker opens after 3 failures");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "a transient failure is never given up by default");
+    assert!(metrics.render().contains("mapwright_sink_state{sink=\"erp\"} 1"));
+    assert!(sink.breaker.status().last_error.unwrap().contains("cannot connect"));
+    handle.stop();
+    assert_eq!(tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap(), Sent::Stopped);
 }
 
 #[tokio::test]
@@ -330,25 +474,23 @@ async fn a_server_that_does_not_answer_in_time_is_retried_then_given_up() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let metrics = Arc::new(Metrics::new("orders"));
-    let mut spec = sink_spec(&url, quick(2), vec![]);
+    let mut spec = sink_spec(&url, vec![]);
     spec.timeout = Duration::from_millis(200);
-    let sink = HttpSink::new(&spec, metrics.clone()).unwrap();
-    let sent = tokio::time::timeout(PATIENCE, sink.send(&order(), &never())).await.unwrap();
+    let sink = delivering(&spec, quick(2), &Metrics::new("orders"));
+    let sent = tokio::time::timeout(PATIENCE, send(&sink, &[order()], &never())).await.unwrap();
     let Sent::GaveUp(reason) = sent else { panic!("gave up: {sent:?}") };
     assert!(reason.contains("no answer within 200ms"), "{reason}");
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
-    assert_eq!(metrics.retries.get(), 1);
+    assert_eq!(sink.metrics.retries.get(), 1);
 }
 
 #[tokio::test]
 async fn a_stop_during_the_backoff_returns_at_once() {
     let (url, seen) = erp(|_| (StatusCode::BAD_GATEWAY, "down").into_response()).await;
-    let metrics = Arc::new(Metrics::new("orders"));
-    let retry = Retry { attempts: 5, backoff: Duration::from_secs(60), max_backoff: Duration::from_secs(120) };
-    let sink = HttpSink::new(&sink_spec(&url, retry, vec![]), metrics.clone()).unwrap();
+    let retry = Retry { backoff: Duration::from_secs(60), max_backoff: Duration::from_secs(120), ..Retry::default() };
+    let sink = delivering(&sink_spec(&url, vec![]), retry, &Metrics::new("orders"));
     let (handle, stop) = Stop::new();
-    let task = tokio::spawn(async move { sink.send(&order(), &stop).await });
+    let task = tokio::spawn(async move { send(&sink, &[order()], &stop).await });
     let started = Instant::now();
     while seen.lock().unwrap().is_empty() {
         assert!(started.elapsed() < PATIENCE, "the first try arrives");
@@ -361,6 +503,73 @@ async fn a_stop_during_the_backoff_returns_at_once() {
 }
 
 #[tokio::test]
+async fn under_concurrency_one_key_is_never_in_flight_twice_and_keeps_its_order() {
+    // An ERP that takes 20 ms per request and notes what it holds at once.
+    #[derive(Default)]
+    struct Erp {
+        now: Vec<String>,
+        most: usize,
+        overlap: bool,
+        order: Vec<(String, String)>,
+    }
+    let erp: Arc<Mutex<Erp>> = Arc::default();
+    let state = erp.clone();
+    let app = axum::Router::new().fallback(move |body: String| {
+        let state = state.clone();
+        async move {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let key = v["order_no"].as_str().unwrap().to_string();
+            {
+                let mut e = state.lock().unwrap();
+                e.overlap |= e.now.contains(&key);
+                e.now.push(key.clone());
+                e.most = e.most.max(e.now.len());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut e = state.lock().unwrap();
+            let at = e.now.iter().position(|k| *k == key).unwrap();
+            e.now.remove(at);
+            e.order.push((key, v["total"].as_str().unwrap().to_string()));
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/orders", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut d = Arc::into_inner(delivering(&sink_spec(&url, vec![]), quick(3), &Metrics::new("orders"))).unwrap();
+    d.concurrency = 8;
+    let d = Arc::new(d);
+    let (jobs_tx, jobs) = tokio::sync::mpsc::unbounded_channel();
+    let (report, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(scheduler::run(d, jobs, report, never()));
+    // 12 keys, 5 versions each, in input order: version v of every key, then v + 1.
+    for v in 0..5 {
+        for k in 0..12 {
+            jobs_tx
+                .send(Job { seq: v, idx: k, delivery: Arc::new(order_no(&format!("SO-{k}"), &v.to_string())) })
+                .unwrap();
+        }
+    }
+    drop(jobs_tx);
+    let mut done = 0;
+    while let Some(r) = tokio::time::timeout(PATIENCE, reports.recv()).await.unwrap() {
+        let Report::Done(d) = r else { panic!("fatal") };
+        assert!(d.iter().all(|d| d.sent == Sent::Delivered));
+        done += d.len();
+    }
+    task.await.unwrap();
+    assert_eq!(done, 60);
+    let e = erp.lock().unwrap();
+    assert!(!e.overlap, "a key was in flight twice");
+    assert_eq!(e.most, 8, "eight requests at once, never more");
+    for k in 0..12 {
+        let key = format!("SO-{k}");
+        let versions: Vec<&str> = e.order.iter().filter(|(o, _)| *o == key).map(|(_, t)| t.as_str()).collect();
+        assert_eq!(versions, ["0", "1", "2", "3", "4"], "{key} in input order");
+    }
+}
+
+#[tokio::test]
 async fn the_token_reaches_the_server_and_no_reason() {
     const TOKEN: &str = "erp_tok_9f8e7d6c5b4a";
     // A careless server that echoes the credentials it got.
@@ -370,8 +579,8 @@ async fn the_token_reaches_the_server_and_no_reason() {
     })
     .await;
     let headers = vec![("Authorization".to_string(), Secret::new(format!("token {TOKEN}")))];
-    let sink = HttpSink::new(&sink_spec(&url, quick(2), headers), Arc::new(Metrics::new("orders"))).unwrap();
-    let Sent::Rejected(reason) = sink.send(&order(), &never()).await else { panic!("rejected") };
+    let sink = delivering(&sink_spec(&url, headers), quick(2), &Metrics::new("orders"));
+    let Sent::Rejected(reason) = send(&sink, &[order()], &never()).await else { panic!("rejected") };
     assert!(reason.starts_with("HTTP 403 Forbidden: refused Authorization: ***"), "{reason}");
     assert!(!reason.contains(TOKEN), "{reason}");
     for s in seen.lock().unwrap().iter() {
@@ -380,6 +589,6 @@ async fn the_token_reaches_the_server_and_no_reason() {
 
     // A header that cannot be sent is named, its value is not shown.
     let bad = vec![("X-Api-Key".to_string(), Secret::new("line\nbreak-secret"))];
-    let err = HttpSink::new(&sink_spec(&url, quick(2), bad), Arc::new(Metrics::new("orders"))).err().unwrap();
+    let err = HttpSink::new(&sink_spec(&url, bad)).err().unwrap();
     assert!(err.contains("X-Api-Key") && !err.contains("break-secret"), "{err}");
 }

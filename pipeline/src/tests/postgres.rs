@@ -9,7 +9,7 @@ use mapwright_engine::diagnostic::SourceFile;
 use mapwright_engine::{Diagnostic, Value};
 
 use super::pg_server::PgServer;
-use crate::sinks::SinkSpec;
+use crate::sinks::SinkKind;
 use crate::sinks::postgres::{PgSink, PgSinkSpec};
 use crate::sources::SourceSpec;
 use crate::sources::postgres::{PgSource, PgSourceSpec};
@@ -52,7 +52,7 @@ fn sink_spec(url: &str, table: &str, key: &str, columns: &[&str], create: bool) 
         block.push_str("  create: true\n");
     }
     let file = pipeline_file(&block);
-    let SinkSpec::Postgres(mut spec) = decoded(&file, url).sink else { panic!("a postgres sink") };
+    let SinkKind::Postgres(mut spec) = decoded(&file, url).sinks.remove(0).kind else { panic!("a postgres sink") };
     spec.create = create;
     (spec, file)
 }
@@ -72,12 +72,12 @@ async fn source_error(url: &str, query: &str, cursor: &str) -> Diagnostic {
 
 async fn sink(server: &PgServer, table: &str, key: &str, columns: &[&str], create: bool) -> PgSink {
     let (spec, file) = sink_spec(&server.url(), table, key, columns, create);
-    PgSink::connect(&spec, &file).await.unwrap_or_else(|d| panic!("{}", d.render()))
+    PgSink::connect(&spec, &file, 1).await.unwrap_or_else(|d| panic!("{}", d.render()))
 }
 
 async fn sink_error(url: &str, table: &str, key: &str, columns: &[&str], create: bool) -> Diagnostic {
     let (spec, file) = sink_spec(url, table, key, columns, create);
-    match PgSink::connect(&spec, &file).await {
+    match PgSink::connect(&spec, &file, 1).await {
         Ok(_) => panic!("expected a diagnostic"),
         Err(d) => d,
     }
@@ -223,7 +223,7 @@ async fn sink_jsonb_form_inserts_then_updates_the_same_key() {
     server.sql(
         "CREATE TABLE docs (key text PRIMARY KEY, doc jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())",
     );
-    let mut sink = sink(&server, "docs", "key", &[], false).await;
+    let sink = sink(&server, "docs", "key", &[], false).await;
     sink.upsert(&[
         ("A-1".into(), record(r#"{"total": 12345678901234567890.123456789, "status": "new"}"#)),
         ("A-2".into(), record(r#"{"total": 1}"#)),
@@ -253,7 +253,7 @@ async fn sink_column_form_fills_columns_through_jsonb_populate_record() {
          CREATE TABLE sales.orders (order_id bigint PRIMARY KEY, total numeric(40,9), note text NOT NULL,
                                     qty int, placed timestamptz, untouched text DEFAULT 'default');",
     );
-    let mut sink = sink(&server, "sales.orders", "order_id", &["total", "note", "qty", "placed"], false).await;
+    let sink = sink(&server, "sales.orders", "order_id", &["total", "note", "qty", "placed"], false).await;
     let row = r#"{"total": 12345678901234567890.123456789, "note": "first", "qty": 3,
                   "placed": "2024-05-01T12:00:00Z", "not_a_column": true}"#;
     sink.upsert(&[("7".into(), record(row)), ("8".into(), record(r#"{"total": 19.90, "note": "x"}"#))]).await.unwrap();
@@ -276,6 +276,7 @@ async fn sink_column_form_fills_columns_through_jsonb_populate_record() {
         .upsert(&[("9".into(), record(r#"{"note": "ok"}"#)), ("10".into(), record(r#"{"total": 1}"#))])
         .await
         .unwrap_err();
+    let err = crate::clients::postgres::describe(&err);
     assert!(err.contains("null value in column \"note\""), "{err}");
     assert_eq!(server.sql("SELECT count(*) FROM sales.orders"), "2");
 }
@@ -287,7 +288,7 @@ async fn sink_reports_a_missing_table_and_creates_it_when_asked() {
     assert_diagnostic(&d, "table: orders_doc", &["table orders_doc does not exist"]);
     assert!(d.hint.as_deref().unwrap().contains("create: true"), "{d}");
 
-    let mut sink = sink(&server, "orders_doc", "key", &[], true).await;
+    let sink = sink(&server, "orders_doc", "key", &[], true).await;
     sink.upsert(&[("k".into(), record(r#"{"a": 1}"#))]).await.unwrap();
     assert_eq!(server.sql("SELECT key, doc::text FROM orders_doc"), "k|{\"a\": 1}");
     // A second start finds the table it made.
@@ -318,7 +319,7 @@ async fn sink_reports_missing_columns_and_a_key_without_a_unique_index() {
 async fn sink_reconnects_after_losing_its_connection() {
     let server = PgServer::start();
     server.sql("CREATE TABLE docs (key text PRIMARY KEY, doc jsonb NOT NULL)");
-    let mut sink = sink(&server, "docs", "key", &[], false).await;
+    let sink = sink(&server, "docs", "key", &[], false).await;
     sink.upsert(&[("a".into(), record("{}"))]).await.unwrap();
     let killed = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mapwright'";
     assert_eq!(server.sql(killed), "t");
