@@ -388,7 +388,15 @@ async fn a_killed_jetstream_pipeline_loses_nothing() {
     // Only what was in flight at the kill may be written twice: one
     // write of the file sink, at most one inbox read (64 payloads).
     assert!(lines.len() <= N + 64, "{} lines for {N} records", lines.len());
-    assert!(engine.terminate(PATIENCE).await.is_some_and(|s| s.success()), "stderr:\n{}", engine.stderr());
+    // The restarted engine may find nothing left to do: let it start
+    // before it is asked to stop.
+    assert!(
+        eventually(PATIENCE, || async { engine.stderr().matches("starting").count() == 2 }).await,
+        "{}",
+        engine.stderr()
+    );
+    let status = engine.terminate(PATIENCE).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?} stderr:\n{}", engine.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

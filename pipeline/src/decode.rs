@@ -107,6 +107,14 @@ impl Pipe<'_, '_> {
         });
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into());
         let state = state.unwrap_or_else(|| self.base.join(format!("{stem}.state.db")));
+        let mut source = source;
+        if let Some(sources::SourceSpec::Http(h)) = &mut source {
+            // Large webhook bodies are spooled beside the state store.
+            h.spool = match state.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+        }
         let dead_letter = match dead_letter {
             Some(d) => d?,
             None => sinks::file::default_dead_letter(self.base.join(format!("{stem}.dead-letter.jsonl")), root.loc),

@@ -243,7 +243,14 @@ impl Pipeline {
         };
         // Files last: a pipeline that cannot start leaves no empty outputs.
         let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
-        metrics.inbox.set(state.inbox_len().unwrap_or(0) as i64);
+        metrics.inbox_moved(1, state.inbox_size().unwrap_or_default());
+        if matches!(spec.source, SourceSpec::Http(_)) {
+            // Every connection is a file descriptor: take what the system
+            // allows, so that max_connections is the limit that bites.
+            if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+                tracing::debug!(error = %e, "cannot raise the open-file limit");
+            }
+        }
         let mut sinks = Vec::with_capacity(spec.sinks.len());
         for s in &spec.sinks {
             sinks.push(Sink::open(s, &spec.file, &spec.name).await?);

@@ -68,6 +68,10 @@ pub(crate) struct Metrics {
     pub inbox: Gauge,
     /// Records accepted into the inbox and not yet fully processed.
     pub inbox_records: Gauge,
+    /// Bytes of the payloads in the inbox.
+    pub inbox_bytes: Gauge,
+    /// Webhooks answered 503 because the inbox was full.
+    pub refused_full: Counter,
     /// Seconds since the oldest record not yet delivered was read (0 when
     /// nothing waits): the pipeline's lag.
     pub oldest_pending: Gauge,
@@ -169,6 +173,14 @@ impl Metrics {
         registry.register("inbox_pending", "Accepted payloads not yet fully processed", inbox.clone());
         let inbox_records = Gauge::default();
         registry.register("inbox_pending_records", "Accepted records not yet fully processed", inbox_records.clone());
+        let refused_full =
+            counter(&mut registry, "inbox_full_refusals", "Webhooks answered 503 because the inbox was full");
+        let inbox_bytes = Gauge::default();
+        registry.register(
+            "inbox_pending_bytes",
+            "Bytes of the accepted payloads not yet fully processed",
+            inbox_bytes.clone(),
+        );
         let oldest_pending = Gauge::default();
         registry.register(
             "oldest_pending_age_seconds",
@@ -214,6 +226,8 @@ impl Metrics {
             reloads,
             inbox,
             inbox_records,
+            inbox_bytes,
+            refused_full,
             oldest_pending,
             mapping_latency,
             sink_delivered,
@@ -246,6 +260,13 @@ impl Metrics {
     /// Shows a sink's breaker in `/health`.
     pub(crate) fn watch_breaker(&self, name: &str, breaker: Arc<crate::breaker::Breaker>) {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).breakers.push((name.to_string(), breaker));
+    }
+
+    /// Payloads came into the inbox (`sign` 1) or left it (-1).
+    pub(crate) fn inbox_moved(&self, sign: i64, size: crate::state::InboxSize) {
+        self.inbox.inc_by(sign * size.payloads as i64);
+        self.inbox_records.inc_by(sign * size.records as i64);
+        self.inbox_bytes.inc_by(sign * size.bytes as i64);
     }
 
     /// Counts a hot reload.

@@ -481,9 +481,13 @@ impl Run {
     fn commit(&mut self, commit: Commit, failed: bool) -> Result<(), String> {
         match commit {
             Commit::Nothing => Ok(()),
-            Commit::Inbox(ids) => {
+            Commit::Inbox { ids, size } => {
                 self.d.state.inbox_done(&ids).map_err(|e| e.to_string())?;
-                self.d.metrics.inbox.dec_by(ids.len() as i64);
+                self.d.metrics.inbox_moved(-1, size);
+                Ok(())
+            }
+            Commit::Acks { keys, held } => {
+                held.ack(&keys);
                 Ok(())
             }
             Commit::Cursor { source, value } => self.d.state.set_cursor(&source, &value).map_err(|e| e.to_string()),

@@ -39,6 +39,15 @@ pub fn run(args: Args) -> u8 {
 
 async fn run_async(args: Args) -> u8 {
     let options = Options::default().watch(args.watch).progress(std::io::stderr().is_terminal());
+    // Signals are caught from the start: a stop asked for while the
+    // pipeline starts ends the run cleanly as soon as it has started.
+    let (handle, stop) = Stop::new();
+    let signals = Signals::new();
+    tokio::spawn(async move {
+        signals.recv().await;
+        tracing::info!("stopping: finishing what is in flight");
+        handle.stop();
+    });
     let pipeline = match Pipeline::load(&args.pipeline, &options).await {
         Ok(p) => p,
         Err(e) => {
@@ -46,12 +55,6 @@ async fn run_async(args: Args) -> u8 {
             return super::INVALID;
         }
     };
-    let (handle, stop) = Stop::new();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("stopping: finishing the batch in flight");
-        handle.stop();
-    });
     match pipeline.run(stop).await {
         Ok(summary) => {
             eprintln!("{}", summary.line());
@@ -64,25 +67,41 @@ async fn run_async(args: Args) -> u8 {
     }
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from when this is made.
+struct Signals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals { term: signal(SignalKind::terminate()).ok(), int: signal(SignalKind::interrupt()).ok() }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The first of them.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            let (Some(mut term), Some(mut int)) = (self.term, self.int) else {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -8,26 +8,29 @@
 //! request costs no disk write. The processing itself happens elsewhere
 //! ([`super::inbox`]); the endpoint only stores and wakes the feeder.
 
+use std::future::Future as _;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use mapwright_engine::diagnostic::SpecCode;
-use mapwright_engine::input::{self, Source};
 use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::Node;
 use mapwright_engine::spec::{Located, get};
 use sha2::Sha256;
 
+use super::inbox::Writer;
 use crate::Stop;
 use crate::decode::{Entries, Pipe};
 use crate::metrics::Metrics;
 use crate::secrets::Secret;
-use crate::state::{State, StateError};
+use crate::state::InboxSize;
 
 /// The keys of `kind: http`.
 pub(crate) static KEYS: Block = Block::new(
@@ -41,7 +44,37 @@ pub(crate) static KEYS: Block = Block::new(
         Key::new(
             "max_body",
             Type::Size,
-            "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413 (default 10MiB).",
+            "Largest accepted body: bytes, or a size with a unit (`10MiB`, `512KiB`, `10MB`); larger gets 413 (default 10MiB). A body over 1MiB is spooled to disk beside the state store, never held whole in memory.",
+        ),
+        Key::new(
+            "max_pending",
+            Type::Count { min: 1 },
+            "Records accepted and not yet done, at most: past it, webhooks get 503 with `Retry-After` (senders retry) until delivery catches up (default 100000).",
+        ),
+        Key::new(
+            "max_pending_bytes",
+            Type::Size,
+            "Bytes of payloads accepted and not yet done, at most (default 1GiB); past it, 503 as for `max_pending`.",
+        ),
+        Key::new(
+            "max_connections",
+            Type::Count { min: 1 },
+            "Connections open at once (default 4096); one more is answered 503 and closed.",
+        ),
+        Key::new(
+            "header_timeout",
+            Type::Duration,
+            "A connection must send a whole request head within this, from when it opens or got its last answer (default 10s): slow and idle clients are closed.",
+        ),
+        Key::new(
+            "body_timeout",
+            Type::Duration,
+            "The whole body must arrive within this (default 30s); slower gets 408.",
+        ),
+        Key::new(
+            "idle_timeout",
+            Type::Duration,
+            "A connection that sends and receives nothing for this long is closed (default 60s).",
         ),
     ],
 );
@@ -69,6 +102,19 @@ pub(crate) struct HttpSourceSpec {
     pub verify: Option<HmacVerify>,
     /// `max_body:` in bytes (default 10 MiB); larger requests get 413.
     pub max_body: usize,
+    /// `max_pending:` records, `max_pending_bytes:` bytes in the inbox at
+    /// most; past either, 503.
+    pub max_pending: u64,
+    pub max_pending_bytes: u64,
+    /// `max_connections:` open at once.
+    pub max_connections: usize,
+    /// `header_timeout:`, `body_timeout:`, `idle_timeout:`.
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// Where large bodies are spooled: the state store's folder (set at
+    /// start-up).
+    pub spool: PathBuf,
 }
 
 /// `verify: { hmac_sha256_header, secret }`: the header carries the base64
@@ -101,6 +147,21 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Htt
         Some(n) => p.size(n),
         None => Some(10 * 1024 * 1024),
     };
+    let max_pending = match get(entries, "max_pending") {
+        Some(n) => p.count(n, "max_pending").map(u64::from),
+        None => Some(100_000),
+    };
+    let max_pending_bytes = match get(entries, "max_pending_bytes") {
+        Some(n) => p.size(n).map(|n| n as u64),
+        None => Some(1 << 30),
+    };
+    let max_connections = match get(entries, "max_connections") {
+        Some(n) => p.count(n, "max_connections").map(|n| n as usize),
+        None => Some(4096),
+    };
+    let header_timeout = p.duration(entries, "header_timeout").unwrap_or(Duration::from_secs(10));
+    let body_timeout = p.duration(entries, "body_timeout").unwrap_or(Duration::from_secs(30));
+    let idle_timeout = p.duration(entries, "idle_timeout").unwrap_or(Duration::from_secs(60));
     Some(HttpSourceSpec {
         listen: listen?,
         path: path?,
@@ -109,6 +170,13 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Htt
             None => None,
         },
         max_body: max_body?,
+        max_pending: max_pending?,
+        max_pending_bytes: max_pending_bytes?,
+        max_connections: max_connections?,
+        header_timeout,
+        body_timeout,
+        idle_timeout,
+        spool: PathBuf::new(),
     })
 }
 
@@ -120,46 +188,54 @@ fn decode_verify(p: &mut Pipe, node: &Node) -> Option<HmacVerify> {
     Some(HmacVerify { header: header?.value, secret: secret?.value })
 }
 
-/// Webhook bodies parsed and stored at once, each on a blocking thread.
-///
-/// Inserts into the inbox take turns (one synced write at a time), so more
-/// threads than this only queue behind the inbox's lock, and a burst that
-/// outruns the disk would grow tokio's blocking pool to its 512 threads,
-/// each with its own stack and allocator heap (seen: 1.6 GB resident at
-/// 1000 webhooks/s on 2 cores). A request over the limit waits for a
-/// permit as a parked future, which costs next to nothing.
-const STORING_AT_ONCE: usize = 4;
+/// Webhook bodies checked at once, each on a blocking thread: a burst
+/// that outruns the cores waits as parked futures (which cost next to
+/// nothing) rather than growing tokio's blocking pool to its 512 threads.
+const CHECKING_AT_ONCE: usize = 4;
+
+/// Bodies up to this are held in memory (and stored group-committed);
+/// larger ones are spooled to disk as they arrive.
+const IN_MEMORY: usize = 1 << 20;
+
+/// How long a sender is asked to wait when the inbox is full.
+const RETRY_AFTER_SECS: u64 = 5;
 
 /// Everything a request handler of the endpoint needs.
 struct Endpoint {
     spec: Arc<HttpSourceSpec>,
     /// The HMAC keyed with the secret, cloned per request.
     mac: Option<Hmac<Sha256>>,
-    state: State,
+    writer: Writer,
     metrics: Arc<Metrics>,
-    wake: Arc<tokio::sync::Notify>,
-    /// Permits to parse and store a body ([`STORING_AT_ONCE`]).
-    storing: Arc<tokio::sync::Semaphore>,
+    /// Permits to check a body ([`CHECKING_AT_ONCE`]).
+    checking: Arc<tokio::sync::Semaphore>,
 }
 
 /// Serves the webhook endpoint on an already bound listener until `stop`
-/// fires; requests in flight then have [`crate::stop::SHUTDOWN_GRACE`] to finish
-/// before it returns.
+/// fires; requests in flight then have [`crate::stop::SHUTDOWN_GRACE`] to
+/// finish before it returns.
 ///
 /// Only `POST <spec.path>` is served (another path gets 404, another method
-/// 405). A request is checked in this order: a body larger than
-/// `spec.max_body` gets 413; with `verify:`, a missing or wrong signature
-/// (base64 HMAC-SHA256 of the raw body) gets 401; a body that is not a JSON
-/// object, an array of objects, or JSON Lines of objects gets 400 with the
-/// place of the problem. The body is then stored in the inbox, synced to
-/// disk (503 when that fails), the processor is woken, and the answer is
+/// 405). A request is checked in this order: the inbox is full (more than
+/// `max_pending` records or `max_pending_bytes` waiting) — 503 with
+/// `Retry-After`; a body larger than `spec.max_body` gets 413, one slower
+/// than `body_timeout` 408; with `verify:`, a missing or wrong signature
+/// (base64 HMAC-SHA256 of the raw body) gets 401; a body that is not a
+/// JSON object, an array of objects, or JSON Lines of objects gets 400
+/// with the place of the problem. The body is then stored in the inbox,
+/// synced to disk (503 when that fails), and the answer is
 /// `200 {"accepted": <records>, "id": <inbox id>}`.
+///
+/// Connections: at most `max_connections` at once (one more is answered
+/// 503 and closed); a request head must arrive within `header_timeout` of
+/// the connection opening or of its last answer, and a connection silent
+/// both ways for `idle_timeout` is closed — slow or idle clients cannot
+/// hold the endpoint.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     spec: Arc<HttpSourceSpec>,
-    state: State,
+    writer: Writer,
     metrics: Arc<Metrics>,
-    wake: Arc<tokio::sync::Notify>,
     stop: Stop,
 ) -> std::io::Result<()> {
     let mac = match &spec.verify {
@@ -168,19 +244,67 @@ pub(crate) async fn serve(
         })?),
         None => None,
     };
-    let max_body = spec.max_body;
-    let storing = Arc::new(tokio::sync::Semaphore::new(STORING_AT_ONCE));
-    let endpoint = Arc::new(Endpoint { spec, mac, state, metrics, wake, storing });
-    // One fallback handler rather than a route: the path comes from the
-    // pipeline file, and a path that axum's router would read as a pattern
-    // (`/{id}`) or refuse must still mean itself.
-    let app = axum::Router::new()
-        .fallback(move |req: Request| {
+    let checking = Arc::new(tokio::sync::Semaphore::new(CHECKING_AT_ONCE));
+    let endpoint = Arc::new(Endpoint { spec: spec.clone(), mac, writer, metrics, checking });
+    let connections = Arc::new(tokio::sync::Semaphore::new(spec.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(spec.header_timeout).keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.clone().wait() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, _) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                tracing::warn!(error = %e, "webhook endpoint: cannot accept a connection");
+                if stop.sleep(Duration::from_millis(50)).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tokio::spawn(turn_away(stream));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let io = hyper_util::rt::TokioIo::new(Idle::new(stream, spec.idle_timeout));
+        let endpoint = endpoint.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let endpoint = endpoint.clone();
-            async move { accept(&endpoint, req).await }
-        })
-        .layer(DefaultBodyLimit::max(max_body));
-    crate::stop::serve_until(listener, app, stop, "webhook endpoint").await
+            async move { Ok::<_, std::convert::Infallible>(accept(&endpoint, req.map(axum::body::Body::new)).await) }
+        });
+        let conn = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(crate::stop::SHUTDOWN_GRACE) => {
+            tracing::warn!(server = "webhook endpoint", grace = ?crate::stop::SHUTDOWN_GRACE, "requests still open after the stop were cut off");
+        }
+    }
+    Ok(())
+}
+
+/// Answers a connection over `max_connections` with 503 and closes it.
+async fn turn_away(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt as _;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: {RETRY_AFTER_SECS}\r\nContent-Type: application/json\r\nContent-Length: 41\r\nConnection: close\r\n\r\n{{\"error\":\"too many connections; retry\"}}\n"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+}
+
+/// A body as received: in memory, or spooled to a file.
+enum Received {
+    Memory(Bytes),
+    Spooled { file: std::fs::File, len: u64 },
 }
 
 /// Answers one request to the endpoint.
@@ -194,19 +318,29 @@ async fn accept(endpoint: &Endpoint, req: Request) -> Response {
         res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return res;
     }
+    // Backpressure: while the inbox is full, senders are asked to come
+    // back later (webhook senders retry), so memory and disk stay bounded
+    // whatever the intake rate.
+    let m = &endpoint.metrics;
+    if m.inbox_records.get() as u64 >= spec.max_pending || m.inbox_bytes.get() as u64 >= spec.max_pending_bytes {
+        m.refused_full.inc();
+        let mut res = refuse(StatusCode::SERVICE_UNAVAILABLE, "the pipeline is catching up; send it again later");
+        res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(RETRY_AFTER_SECS));
+        return res;
+    }
     // A declared length over the limit is refused before reading a byte;
-    // an undeclared one is cut off by the limited body below.
+    // an undeclared one is cut off while reading.
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > spec.max_body as u64) {
         return too_large(spec.max_body);
     }
     let signature = spec.verify.as_ref().map(|v| req.headers().get(v.header.as_str()).cloned());
-    let body = match Bytes::from_request(req, &()).await {
+    let mut mac = endpoint.mac.clone();
+    let body = match receive(req.into_body(), spec, mac.as_mut()).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(spec.max_body),
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "cannot read the request body"),
+        Err(res) => return res,
     };
-    if let (Some(verify), Some(mac)) = (&spec.verify, &endpoint.mac) {
+    if let (Some(verify), Some(mac)) = (&spec.verify, mac) {
         let Some(signature) = signature.flatten() else {
             tracing::warn!(path = %spec.path, header = %verify.header, "webhook refused: no signature header");
             return refuse(StatusCode::UNAUTHORIZED, &format!("missing signature header {}", verify.header));
@@ -214,46 +348,54 @@ async fn accept(endpoint: &Endpoint, req: Request) -> Response {
         let decoded = base64::engine::general_purpose::STANDARD.decode(signature.as_bytes().trim_ascii());
         // `verify_slice` compares in constant time: the answer's timing
         // tells nothing about how much of a forged signature was right.
-        let valid = decoded.is_ok_and(|sig| mac.clone().chain_update(&body).verify_slice(&sig).is_ok());
+        let valid = decoded.is_ok_and(|sig| mac.verify_slice(&sig).is_ok());
         if !valid {
             tracing::warn!(path = %spec.path, "webhook refused: wrong signature");
             return refuse(StatusCode::UNAUTHORIZED, "the signature does not match the body");
         }
     }
-    let (state, metrics, wake) = (endpoint.state.clone(), endpoint.metrics.clone(), endpoint.wake.clone());
-    // Parsing a large body and the synced insert both block; and the
-    // bookkeeping after the insert runs on the same thread so that a client
-    // hanging up (which drops this future) cannot leave a stored payload
-    // uncounted or the processor asleep. The permit moves to that thread
-    // too: it is given back when the store is done, not when this future is.
-    let Ok(permit) = endpoint.storing.clone().acquire_owned().await else {
+    let Ok(permit) = endpoint.checking.clone().acquire_owned().await else {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "the payload could not be stored; send it again later");
     };
-    let stored = tokio::task::spawn_blocking(move || -> Stored {
-        let _permit = permit;
-        let records = match count_records(&body) {
-            Ok(n) => n,
-            Err(message) => return Stored::Bad(message),
-        };
-        match state.inbox_put(&body) {
-            Ok(id) => {
-                metrics.inbox.inc();
-                wake.notify_one();
-                Stored::Ok { records, id }
+    let stored = match body {
+        Received::Memory(bytes) => {
+            let checked = {
+                let bytes = bytes.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    count_records(&bytes)
+                })
+                .await
+            };
+            match checked {
+                Ok(Ok(records)) => endpoint.writer.put(bytes, records as u64).await.map(|id| (records, id)),
+                Ok(Err(message)) => return refuse(StatusCode::BAD_REQUEST, &message),
+                Err(e) => Err(e.to_string()),
             }
-            Err(e) => Stored::Failed(e),
         }
-    })
-    .await;
+        Received::Spooled { file, len } => {
+            // Checked and stored from the file, in pieces; the inbox's
+            // bookkeeping runs on the same thread, so a client hanging up
+            // cannot leave a stored payload uncounted.
+            let writer = endpoint.writer.clone();
+            let metrics = endpoint.metrics.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                store_spooled(file, len, &writer, &metrics)
+            })
+            .await;
+            match done {
+                Ok(Ok(stored)) => Ok(stored),
+                Ok(Err(Spool::Bad(message))) => return refuse(StatusCode::BAD_REQUEST, &message),
+                Ok(Err(Spool::Failed(e))) => Err(e),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
     match stored {
-        Ok(Stored::Ok { records, id }) => {
+        Ok((records, id)) => {
             tracing::debug!(path = %spec.path, records, id, "webhook payload stored");
             (StatusCode::OK, axum::Json(serde_json::json!({ "accepted": records, "id": id }))).into_response()
-        }
-        Ok(Stored::Bad(message)) => refuse(StatusCode::BAD_REQUEST, &message),
-        Ok(Stored::Failed(e)) => {
-            tracing::error!(error = %e, "webhook payload not stored");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "the payload could not be stored; send it again later")
         }
         Err(e) => {
             tracing::error!(error = %e, "webhook payload not stored");
@@ -262,30 +404,271 @@ async fn accept(endpoint: &Endpoint, req: Request) -> Response {
     }
 }
 
-/// What became of a body handed to the blocking thread.
-enum Stored {
-    Ok { records: usize, id: i64 },
+/// Reads a body within `max_body` and `body_timeout`, feeding the HMAC as
+/// it comes; past [`IN_MEMORY`] it goes to a file in the spool folder.
+async fn receive(
+    body: axum::body::Body,
+    spec: &HttpSourceSpec,
+    mut mac: Option<&mut Hmac<Sha256>>,
+) -> Result<Received, Response> {
+    use futures_util::StreamExt as _;
+    use std::io::Write as _;
+    let deadline = tokio::time::Instant::now() + spec.body_timeout;
+    let mut stream = body.into_data_stream();
+    let mut memory: Vec<u8> = Vec::new();
+    let mut spooled: Option<std::fs::File> = None;
+    let mut len: u64 = 0;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => {
+                return Err(refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!("the body did not arrive within {:?}", spec.body_timeout),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(_))) => return Err(refuse(StatusCode::BAD_REQUEST, "cannot read the request body")),
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        len += chunk.len() as u64;
+        if len > spec.max_body as u64 {
+            return Err(too_large(spec.max_body));
+        }
+        if let Some(mac) = mac.as_deref_mut() {
+            mac.update(&chunk);
+        }
+        let file = match &mut spooled {
+            Some(f) => f,
+            None if memory.len() + chunk.len() <= IN_MEMORY => {
+                memory.extend_from_slice(&chunk);
+                continue;
+            }
+            None => {
+                let mut f = tempfile::tempfile_in(&spec.spool).map_err(|e| {
+                    tracing::error!(error = %e, folder = %spec.spool.display(), "cannot spool a large webhook body");
+                    refuse(StatusCode::SERVICE_UNAVAILABLE, "the payload could not be stored; send it again later")
+                })?;
+                let written = f.write_all(&memory);
+                memory = Vec::new();
+                if written.is_err() {
+                    return Err(refuse(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the payload could not be stored; send it again later",
+                    ));
+                }
+                spooled.insert(f)
+            }
+        };
+        // A local file write of one chunk; the spool is beside the state
+        // store, on the same disk the inbox is synced to.
+        if file.write_all(&chunk).is_err() {
+            return Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the payload could not be stored; send it again later",
+            ));
+        }
+    }
+    Ok(match spooled {
+        Some(file) => Received::Spooled { file, len },
+        None => Received::Memory(Bytes::from(memory)),
+    })
+}
+
+enum Spool {
     Bad(String),
-    Failed(StateError),
+    Failed(String),
+}
+
+/// Checks a spooled body and stores it from the file. Blocking.
+fn store_spooled(mut file: std::fs::File, len: u64, writer: &Writer, metrics: &Metrics) -> Result<(usize, i64), Spool> {
+    use std::io::Seek as _;
+    file.rewind().map_err(|e| Spool::Failed(e.to_string()))?;
+    let records = count_records_in(std::io::BufReader::new(&file)).map_err(Spool::Bad)?;
+    file.rewind().map_err(|e| Spool::Failed(e.to_string()))?;
+    let id = writer
+        .state()
+        .inbox_put_from(&mut std::io::BufReader::new(&file), len, records as u64)
+        .map_err(|e| Spool::Failed(e.to_string()))?;
+    metrics.inbox_moved(1, InboxSize { payloads: 1, records: records as u64, bytes: len });
+    writer.wake();
+    Ok((records, id))
 }
 
 /// The number of records in a body, or what is wrong with it: every record
-/// must parse and be an object, and there must be one at least.
-fn count_records(body: &[u8]) -> Result<usize, String> {
-    let source = Source::Bytes { name: "body".to_string(), bytes: Arc::from(body) };
-    let records = input::open(&source, None, None).map_err(|e| e.to_string())?;
+/// must parse and be an object, and there must be one at least. Checked
+/// without building the records (serde's `IgnoredAny`), so a large body
+/// costs no memory beyond itself.
+pub(crate) fn count_records(body: &[u8]) -> Result<usize, String> {
+    count_records_in(body)
+}
+
+/// [`count_records`] over a reader (a spooled body).
+fn count_records_in(mut reader: impl std::io::BufRead) -> Result<usize, String> {
+    // Blank lines before the first record: skipped here, counted back into
+    // the positions of problems.
+    let mut blank_lines = 0;
+    let first = loop {
+        let buf = reader.fill_buf().map_err(|e| format!("body: cannot read: {e}"))?;
+        let Some(&b) = buf.first() else { break None };
+        if !b.is_ascii_whitespace() {
+            break Some(b);
+        }
+        blank_lines += usize::from(b == b'\n');
+        reader.consume(1);
+    };
+    let located = |e: serde_json::Error| format!("body:{}:{}: invalid JSON: {e}", e.line() + blank_lines, e.column());
+    if first == Some(b'[') {
+        // An array of records.
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let kinds: Vec<Kind> = serde::Deserialize::deserialize(&mut de).map_err(located)?;
+        de.end().map_err(located)?;
+        if let Some((i, Kind::Other(kind))) = kinds.iter().enumerate().find(|(_, k)| **k != Kind::Object) {
+            return Err(format!("body[{i}]: a record must be a JSON object, not {kind}"));
+        }
+        if kinds.is_empty() {
+            return Err("the body holds no record".to_string());
+        }
+        return Ok(kinds.len());
+    }
+    // Records one after another: JSON Lines, or one pretty-printed object.
     let mut n = 0;
-    for record in records {
-        match record.value {
-            Ok(v) if v.as_object().is_some() => n += 1,
-            Ok(v) => return Err(format!("{}: a record must be a JSON object, not {}", record.origin, v.kind().name())),
-            Err(bad) => return Err(bad.message),
+    for kind in serde_json::Deserializer::from_reader(reader).into_iter::<Kind>() {
+        match kind.map_err(located)? {
+            Kind::Object => n += 1,
+            Kind::Other(kind) => {
+                return Err(format!("body: record {}: a record must be a JSON object, not {kind}", n + 1));
+            }
         }
     }
     if n == 0 {
         return Err("the body holds no record".to_string());
     }
     Ok(n)
+}
+
+/// What one record of a body is: an object (its contents skipped) or
+/// something else (named in the refusal).
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Kind;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Kind::Object)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Kind, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Kind::Other("array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Kind, E> {
+                Ok(Kind::Other("bool"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Kind, E> {
+                Ok(Kind::Other("number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Kind, E> {
+                Ok(Kind::Other("number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Kind, E> {
+                Ok(Kind::Other("number"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Kind, E> {
+                Ok(Kind::Other("string"))
+            }
+            fn visit_unit<E>(self) -> Result<Kind, E> {
+                Ok(Kind::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A connection that is closed when nothing goes either way for a while.
+struct Idle {
+    stream: tokio::net::TcpStream,
+    timeout: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    fn new(stream: tokio::net::TcpStream, timeout: Duration) -> Idle {
+        Idle { stream, timeout, deadline: Box::pin(tokio::time::sleep(timeout)) }
+    }
+
+    fn touch(&mut self) {
+        self.deadline.as_mut().reset(tokio::time::Instant::now() + self.timeout);
+    }
+
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn idle_error() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "the connection was idle too long")
+}
+
+impl tokio::io::AsyncRead for Idle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.stream).poll_read(cx, buf) {
+            std::task::Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.touch();
+                }
+                std::task::Poll::Ready(r)
+            }
+            std::task::Poll::Pending if self.expired(cx) => std::task::Poll::Ready(Err(idle_error())),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Idle {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.stream).poll_write(cx, data) {
+            std::task::Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    self.touch();
+                }
+                std::task::Poll::Ready(r)
+            }
+            std::task::Poll::Pending if self.expired(cx) => std::task::Poll::Ready(Err(idle_error())),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// A refusal: the status and `{"error": message}`.

@@ -94,8 +94,21 @@ pub(crate) struct Batch {
 pub(crate) enum Commit {
     /// Nothing (file and stdin sources).
     Nothing,
-    /// Removes the payloads from the inbox.
-    Inbox(Vec<i64>),
+    /// Removes the payloads from the inbox (those whose last record is in
+    /// this batch).
+    Inbox {
+        /// Their rows.
+        ids: Vec<i64>,
+        /// What they were, for the inbox's gauges.
+        size: crate::state::InboxSize,
+    },
+    /// Acknowledges JetStream messages.
+    Acks {
+        /// The messages, by their keys in `held`.
+        keys: Vec<u64>,
+        /// The source's messages not yet acknowledged.
+        held: std::sync::Arc<nats::Held>,
+    },
     /// A part of a dropped file; `last` moves the file to `done/`, or to
     /// `failed/` when any of its records failed.
     DirFile {
@@ -221,30 +234,32 @@ pub(crate) fn start(spec: &SourceSpec, opened: Opened, cx: Context, tx: Sender<B
         }
         (SourceSpec::Http(h), Opened::Http(listener)) => {
             let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-            let endpoint = http::serve(
-                listener,
-                std::sync::Arc::new(h.clone()),
-                state.clone(),
-                metrics,
-                wake.clone(),
-                stop.clone(),
-            );
+            let writer = inbox::Writer::start(state.clone(), metrics.clone(), wake.clone())
+                .map_err(|e| format!("cannot start the inbox writer: {e}"))?;
+            let endpoint = http::serve(listener, std::sync::Arc::new(h.clone()), writer, metrics, stop.clone());
             server = Some(tokio::spawn(endpoint));
-            tokio::spawn(inbox::feed(state, wake, tx, stop))
+            tokio::spawn(inbox::feed(state, wake, tx, stop, projection))
         }
         (SourceSpec::Postgres(p), Opened::Postgres(pg)) => {
             let name = format!("{pipeline}:postgres");
             let after = state.cursor(&name).map_err(|e| e.to_string())?;
             tokio::spawn(postgres::poll(*pg, name, after, p.poll, tx, stop))
         }
+        (SourceSpec::Nats(_), Opened::Nats(source)) if nats::is_stream(&source) => {
+            tokio::spawn(nats::consume(*source, tx, stop, projection))
+        }
         (SourceSpec::Nats(_), Opened::Nats(source)) => {
             let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-            let (st, w, sp) = (state.clone(), wake.clone(), stop.clone());
-            server = Some(tokio::spawn(async move {
-                nats::serve(*source, st, metrics, w, sp).await;
-                Ok(())
+            let writer = inbox::Writer::start(state.clone(), metrics, wake.clone())
+                .map_err(|e| format!("cannot start the inbox writer: {e}"))?;
+            server = Some(tokio::spawn({
+                let stop = stop.clone();
+                async move {
+                    nats::subscribe(*source, writer, stop).await;
+                    Ok(())
+                }
             }));
-            tokio::spawn(inbox::feed(state, wake, tx, stop))
+            tokio::spawn(inbox::feed(state, wake, tx, stop, projection))
         }
         _ => return Err("internal: the source was not opened".to_string()),
     };

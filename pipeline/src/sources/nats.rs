@@ -2,22 +2,31 @@
 //! JetStream pull consumer.
 //!
 //! Every message is one payload: a JSON record, or a list of records (like
-//! a webhook body). It is written to the inbox of the state store first —
-//! the processor reads the inbox exactly as for the `http` source — and
-//! only then acknowledged. With `stream:` the messages come from a durable
-//! consumer (`durable:`, default `mapwright-<pipeline>`) with explicit
-//! acks: a message not yet stored when the pipeline stops is redelivered
-//! by the server after a restart, and one stored but not acknowledged
-//! arrives again and is skipped by the idempotency check, so nothing is
-//! lost and nothing is sent twice. Without `stream:`, a plain subscription
-//! sees only what is published while the pipeline runs (core NATS keeps
-//! nothing). A payload that is not JSON is stored all the same and becomes
-//! a dead letter with its reason.
+//! a webhook body); a payload that is not JSON becomes a dead letter with
+//! its reason.
+//!
+//! With `stream:` the messages come from a durable pull consumer
+//! (`durable:`, default `mapwright-<pipeline>`) with explicit acks, and the
+//! stream is the buffer: a message is processed from the stream and
+//! acknowledged only once every record in it is delivered, filtered or
+//! dead-lettered — never on a local copy. What is held unacknowledged is
+//! bounded by the consumer's `max_ack_pending`; while a message waits (a
+//! sink that is down), the source tells the server it is still at work
+//! (`+WPI`, every third of `ack_wait`), so the server does not send it to
+//! another worker. A worker that dies leaves its messages unacknowledged;
+//! they come back after `ack_wait` to any worker of the consumer (a
+//! restarted one skips what its state store marked delivered and acks it).
+//!
+//! Without `stream:`, a plain subscription sees only what is published
+//! while the pipeline runs (core NATS keeps nothing and cannot redeliver):
+//! each message is stored in the inbox of the state store first, as for
+//! the `http` source.
 //!
 //! At start-up the server must answer, and with `stream:` the stream must
 //! exist and hold the subject, each as a located diagnostic.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull};
@@ -28,13 +37,16 @@ use mapwright_engine::spec::keys::{Block, Key, Type};
 use mapwright_engine::spec::yaml::{Loc, Node};
 use mapwright_engine::spec::{Located, get};
 
-use super::inbox;
+use mapwright_dsl::Projection;
+use mapwright_engine::input::{self, InputRecord, Source};
+use tokio::sync::mpsc;
+
+use super::inbox::Writer;
+use super::{Batch, Commit};
 use crate::Stop;
 use crate::clients::nats::{CONNECT_HINT, checked_stream, connect, shown_file};
 use crate::decode::{Entries, Pipe};
-use crate::metrics::Metrics;
 use crate::secrets::Secret;
-use crate::state::State;
 
 /// The keys of `kind: nats` (source).
 pub(crate) static KEYS: Block = Block::new(
@@ -48,6 +60,7 @@ pub(crate) static KEYS: Block = Block::new(
         Key::new("stream", Type::Text, "The JetStream stream that holds the subject; without it, plain NATS."),
         Key::new("durable", Type::Text, "The durable JetStream consumer's name (default `mapwright-<pipeline>`)."),
         Key::new("ack_wait", Type::Duration, "How long JetStream waits for an ack before sending a message again (default 30s; applied when the consumer is created)."),
+        Key::new("max_ack_pending", Type::Count { min: 1 }, "Messages held unacknowledged at most, in flight to the sinks (default 1000; applied when the consumer is created)."),
     ],
 );
 
@@ -67,6 +80,9 @@ pub(crate) struct NatsSourceSpec {
     /// message again (default 30s). Applied when the durable consumer is
     /// created; an existing consumer keeps its own.
     pub ack_wait: Duration,
+    /// `max_ack_pending:` — messages held unacknowledged at most (default
+    /// 1000; applied when the consumer is created).
+    pub max_ack_pending: u32,
 }
 
 pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<NatsSourceSpec> {
@@ -74,28 +90,33 @@ pub(crate) fn decode(p: &mut Pipe, node: &Node, entries: &Entries) -> Option<Nat
     let subject = p.required_text(entries, node.loc, &KEYS, "subject");
     let stream = p.opt_text(entries, "stream");
     let durable = p.opt_text(entries, "durable");
-    for key in ["durable", "ack_wait"] {
+    for key in ["durable", "ack_wait", "max_ack_pending"] {
         if let (None, Some(n)) = (&stream, get(entries, key)) {
             p.d.hint(
                 SpecCode::ConflictingKeys,
                 n.loc,
                 if key == "durable" {
-                    "`durable:` names a JetStream consumer, which needs `stream:`"
+                    "`durable:` names a JetStream consumer, which needs `stream:`".to_string()
                 } else {
-                    "`ack_wait:` is for a JetStream consumer, which needs `stream:`"
+                    format!("`{key}:` is for a JetStream consumer, which needs `stream:`")
                 },
                 format!("add `stream:` (the JetStream stream that holds the subject), or drop `{key}:`"),
             );
         }
     }
     let ack_wait = p.duration(entries, "ack_wait").unwrap_or(Duration::from_secs(30));
-    Some(NatsSourceSpec { url: url?, subject: subject?, stream, durable, ack_wait })
+    let max_ack_pending = match get(entries, "max_ack_pending") {
+        Some(n) => p.count(n, "max_ack_pending"),
+        None => Some(1000),
+    };
+    Some(NatsSourceSpec { url: url?, subject: subject?, stream, durable, ack_wait, max_ack_pending: max_ack_pending? })
 }
 
 /// A connected `kind: nats` source.
 pub(crate) struct NatsSource {
     receiver: Receiver,
     shown: String,
+    ack_wait: Duration,
 }
 
 enum Receiver {
@@ -136,6 +157,7 @@ impl NatsSource {
                     filter_subject: spec.subject.value.clone(),
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: spec.ack_wait,
+                    max_ack_pending: i64::from(spec.max_ack_pending),
                     ..Default::default()
                 };
                 let consumer = handle.get_or_create_consumer(&durable, config).await.map_err(|e| {
@@ -149,84 +171,202 @@ impl NatsSource {
                 Receiver::JetStream(Box::new(consumer))
             }
         };
-        Ok(NatsSource { receiver, shown })
+        Ok(NatsSource { receiver, shown, ack_wait: spec.ack_wait })
     }
 }
 
-/// Receives messages until stopped: each payload is stored in the inbox,
-/// then acknowledged (JetStream), and the inbox feeder is woken.
-pub(crate) async fn serve(
+/// Whether the source reads a JetStream stream (acknowledged after
+/// delivery) rather than a plain subscription (stored in the inbox).
+pub(crate) fn is_stream(source: &NatsSource) -> bool {
+    matches!(source.receiver, Receiver::JetStream(_))
+}
+
+/// A plain subscription, until stopped: each payload is stored in the
+/// inbox (`writer`), which the inbox feeder reads.
+pub(crate) async fn subscribe(source: NatsSource, writer: Writer, stop: Stop) {
+    let shown = source.shown;
+    let Receiver::Core(mut sub) = source.receiver else { return };
+    loop {
+        let message = tokio::select! {
+            _ = stop.clone().wait() => return,
+            m = sub.next() => m,
+        };
+        let Some(message) = message else {
+            tracing::error!("nats source: the subscription at {shown} ended");
+            return;
+        };
+        let records = super::http::count_records(&message.payload).unwrap_or(1) as u64;
+        if let Err(e) = writer.put(message.payload.clone(), records).await {
+            // Core NATS cannot redeliver: say so loudly.
+            tracing::error!("nats source: a message on {} could not be stored and is lost: {e}", message.subject);
+        }
+    }
+}
+
+/// Messages taken into one batch at most.
+const MESSAGES_PER_BATCH: usize = 256;
+
+/// How long a batch waits for more messages once it has one.
+const GATHER: Duration = Duration::from_millis(5);
+
+/// Reads the JetStream consumer until stopped, handing messages to the
+/// dispatcher in batches that are acknowledged when done
+/// ([`Commit::Acks`]); while they wait, the server is told they are in
+/// progress.
+pub(crate) async fn consume(
     source: NatsSource,
-    state: State,
-    metrics: Arc<Metrics>,
-    wake: Arc<tokio::sync::Notify>,
+    tx: mpsc::Sender<Batch>,
     stop: Stop,
+    projection: Option<Arc<Projection>>,
 ) {
     let shown = source.shown;
-    match source.receiver {
-        Receiver::Core(mut sub) => loop {
-            let message = tokio::select! {
-                _ = stop.clone().wait() => return,
-                m = sub.next() => m,
-            };
-            let Some(message) = message else {
-                tracing::error!("nats source: the subscription at {shown} ended");
-                return;
-            };
-            if let Err(e) = inbox::store(&state, &metrics, &wake, message.payload.to_vec()).await {
-                // Core NATS cannot redeliver: say so loudly.
-                tracing::error!("nats source: a message on {} could not be stored and is lost: {e}", message.subject);
-            }
-        },
-        Receiver::JetStream(consumer) => loop {
-            let mut messages = tokio::select! {
-                _ = stop.clone().wait() => return,
-                m = consumer.messages() => match m {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::warn!("nats source: cannot read from the consumer at {shown}: {e}; trying again");
-                        if stop.sleep(Duration::from_secs(1)).await {
-                            return;
-                        }
-                        continue;
+    let Receiver::JetStream(consumer) = source.receiver else { return };
+    let held = Arc::new(Held::default());
+    let keeper = tokio::spawn(held.clone().keep_alive(source.ack_wait / 3, stop.clone()));
+    'open: loop {
+        let mut messages = tokio::select! {
+            _ = stop.clone().wait() => break,
+            m = consumer.messages() => match m {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!("nats source: cannot read from the consumer at {shown}: {e}; trying again");
+                    if stop.sleep(Duration::from_secs(1)).await {
+                        break;
                     }
-                },
-            };
+                    continue;
+                }
+            },
+        };
+        loop {
+            let mut batch: Vec<jetstream::Message> = Vec::new();
+            let mut ended = false;
             loop {
-                let next = tokio::select! {
-                    _ = stop.clone().wait() => return,
-                    m = messages.next() => m,
+                let next = if batch.is_empty() {
+                    tokio::select! {
+                        _ = stop.clone().wait() => break 'open,
+                        m = messages.next() => Some(m),
+                    }
+                } else {
+                    tokio::select! {
+                        _ = stop.clone().wait() => break 'open,
+                        m = messages.next() => Some(m),
+                        _ = tokio::time::sleep(GATHER) => None,
+                    }
                 };
-                let message = match next {
-                    Some(Ok(m)) => m,
-                    Some(Err(e)) => {
+                match next {
+                    // Waited long enough for more.
+                    None => break,
+                    Some(Some(Ok(m))) => {
+                        batch.push(m);
+                        if batch.len() >= MESSAGES_PER_BATCH {
+                            break;
+                        }
+                    }
+                    Some(Some(Err(e))) => {
                         // Missed heartbeats while the server is away, and
                         // the like: the client reconnects by itself.
                         tracing::warn!("nats source: {e}");
-                        if stop.sleep(Duration::from_millis(200)).await {
-                            return;
+                        if batch.is_empty() && stop.sleep(Duration::from_millis(200)).await {
+                            break 'open;
                         }
-                        continue;
+                        break;
                     }
                     // The stream of messages ended: open it again.
-                    None => break,
-                };
-                match inbox::store(&state, &metrics, &wake, message.payload.to_vec()).await {
-                    Ok(id) => {
-                        tracing::debug!(id, "nats payload stored");
-                        if let Err(e) = message.ack().await {
-                            // Stored: a redelivery is skipped as a duplicate.
-                            tracing::warn!("nats source: stored, but the ack failed: {e}");
-                        }
-                    }
-                    Err(e) => {
-                        // Not acknowledged: the server sends it again.
-                        tracing::error!("nats source: a message could not be stored (it will be redelivered): {e}");
-                        let _ = message.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                    Some(None) => {
+                        ended = true;
+                        break;
                     }
                 }
             }
-        },
+            if !batch.is_empty() {
+                let mut records = Vec::new();
+                let mut keys = Vec::with_capacity(batch.len());
+                for m in batch {
+                    let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                    let origin = format!("nats#{seq}");
+                    let source = Source::Bytes { name: origin.clone(), bytes: Arc::from(&m.payload[..]) };
+                    match input::open(&source, None, projection.clone()) {
+                        Ok(r) => records.extend(r),
+                        Err(e) => records.push(InputRecord::unreadable(origin, e.to_string())),
+                    }
+                    keys.push(held.hold(m));
+                }
+                let batch = Batch { records, commit: Commit::Acks { keys, held: held.clone() } };
+                let sent = tokio::select! {
+                    _ = stop.clone().wait() => false,
+                    sent = tx.send(batch) => sent.is_ok(),
+                };
+                if !sent {
+                    break 'open;
+                }
+            }
+            if ended {
+                continue 'open;
+            }
+        }
+    }
+    keeper.abort();
+}
+
+/// The JetStream messages taken and not yet acknowledged.
+#[derive(Default)]
+pub(crate) struct Held {
+    messages: Mutex<(u64, HashMap<u64, jetstream::Message>)>,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held").field("messages", &self.lock().1.len()).finish()
+    }
+}
+
+impl Held {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<u64, jetstream::Message>)> {
+        self.messages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn hold(&self, message: jetstream::Message) -> u64 {
+        let mut held = self.lock();
+        held.0 += 1;
+        let key = held.0;
+        held.1.insert(key, message);
+        key
+    }
+
+    /// Acknowledges the messages with these keys (on a task: the caller
+    /// does not wait). An ack that is lost makes the server send the
+    /// message again, which is then skipped as delivered and acknowledged.
+    pub(crate) fn ack(&self, keys: &[u64]) {
+        let messages: Vec<jetstream::Message> = {
+            let mut held = self.lock();
+            keys.iter().filter_map(|k| held.1.remove(k)).collect()
+        };
+        if messages.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for m in messages {
+                if let Err(e) = m.ack().await {
+                    tracing::warn!(
+                        "nats source: delivered, but the ack failed (the message comes back and is skipped): {e}"
+                    );
+                }
+            }
+        });
+    }
+
+    /// Until stopped, tells the server every `every` that the messages held
+    /// are still at work, so that it does not send them again.
+    async fn keep_alive(self: Arc<Self>, every: Duration, stop: Stop) {
+        let every = every.max(Duration::from_millis(100));
+        while !stop.sleep(every).await {
+            let messages: Vec<jetstream::Message> = self.lock().1.values().cloned().collect();
+            for m in messages {
+                if let Err(e) = m.ack_with(jetstream::AckKind::Progress).await {
+                    tracing::debug!("nats source: in-progress ack failed: {e}");
+                }
+            }
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::secrets::Secret;
 use crate::sinks::http::{Body, HttpSink, HttpSinkSpec};
 use crate::sinks::{BatchSpec, Sink};
 use crate::sources::http::{HmacVerify, HttpSourceSpec, serve};
+use crate::sources::inbox::Writer;
 use crate::state::State;
 use crate::{Stop, StopHandle};
 
@@ -55,20 +56,33 @@ struct Endpoint {
 }
 
 async fn endpoint(max_body: usize, verify: bool) -> Endpoint {
+    endpoint_with(max_body, verify, |_| {}).await
+}
+
+async fn endpoint_with(max_body: usize, verify: bool, tune: impl FnOnce(&mut HttpSourceSpec)) -> Endpoint {
     let dir = tempfile::tempdir().unwrap();
     let state = State::open(&dir.path().join("state.db")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let spec = Arc::new(HttpSourceSpec {
+    let mut spec = HttpSourceSpec {
         listen: located(addr.to_string()),
         path: "/webhooks/orders".to_string(),
         verify: verify.then(|| HmacVerify { header: "X-Shopify-Hmac-Sha256".to_string(), secret: Secret::new(SECRET) }),
         max_body,
-    });
+        max_pending: 100_000,
+        max_pending_bytes: 1 << 30,
+        max_connections: 4096,
+        header_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(60),
+        spool: dir.path().to_path_buf(),
+    };
+    tune(&mut spec);
     let metrics = Arc::new(Metrics::new("orders"));
     let wake = Arc::new(tokio::sync::Notify::new());
     let (handle, stop) = Stop::new();
-    let server = tokio::spawn(serve(listener, spec, state.clone(), metrics.clone(), wake.clone(), stop));
+    let writer = Writer::start(state.clone(), metrics.clone(), wake.clone()).unwrap();
+    let server = tokio::spawn(serve(listener, Arc::new(spec), writer, metrics.clone(), stop));
     Endpoint {
         url: format!("http://{addr}/webhooks/orders"),
         addr,
@@ -99,7 +113,7 @@ async fn a_signed_payload_is_stored_before_the_200() {
     let (status, answer) = post(&ep.url, body, Some(&sign(SECRET, body))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["accepted"], 1);
-    let stored = ep.state.inbox_after(0, 10).unwrap();
+    let stored = ep.state.inbox_after(0, 10, usize::MAX).unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].body, body);
     assert_eq!(answer["id"], stored[0].id);
@@ -174,6 +188,98 @@ async fn json_lines_and_arrays_count_every_record() {
     assert_eq!((status, &answer["accepted"]), (StatusCode::OK, &serde_json::json!(2)), "{answer}");
     assert_eq!(ep.state.inbox_len().unwrap(), 2);
     assert_eq!(ep.metrics.inbox.get(), 2);
+}
+
+#[tokio::test]
+async fn a_full_inbox_answers_503_with_retry_after_until_it_drains() {
+    let ep = endpoint_with(1 << 20, false, |s| s.max_pending = 3).await;
+    let (status, _) = post(&ep.url, b"{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = reqwest::Client::new().post(&ep.url).body("{\"id\":4}").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(ep.state.inbox_len().unwrap(), 1, "nothing stored past the bound");
+    assert_eq!(ep.metrics.refused_full.get(), 1);
+    // The dispatcher finishes the payload: room again.
+    let done = ep.state.inbox_after(0, 10, usize::MAX).unwrap();
+    ep.state.inbox_done(&[done[0].id]).unwrap();
+    ep.metrics.inbox_moved(-1, crate::state::InboxSize { payloads: 1, records: 3, bytes: done[0].body.len() as u64 });
+    let (status, _) = post(&ep.url, b"{\"id\":4}", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_large_body_is_spooled_checked_and_stored_whole() {
+    let ep = endpoint_with(64 << 20, true, |_| {}).await;
+    let mut body = String::new();
+    for i in 0..30_000 {
+        body.push_str(&format!("{{\"id\":{i},\"note\":\"{}\"}}\n", "n".repeat(80)));
+    }
+    assert!(body.len() > 2 << 20, "over the in-memory limit");
+    let (status, answer) = post(&ep.url, body.as_bytes(), Some(&sign(SECRET, body.as_bytes()))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 30_000);
+    let stored = ep.state.inbox_after(0, 10, usize::MAX).unwrap();
+    assert_eq!(stored[0].body, body.as_bytes());
+    assert_eq!(stored[0].records, 30_000);
+    assert_eq!(ep.metrics.inbox_records.get(), 30_000);
+    // A large body with a bad record is refused whole, with the place.
+    let bad = format!("{body}{{\"id\":}}\n");
+    let (status, answer) = post(&ep.url, bad.as_bytes(), Some(&sign(SECRET, bad.as_bytes()))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(answer["error"].as_str().unwrap().starts_with("body:30001:"), "{answer}");
+    // Signed for another body: refused after reading, nothing stored.
+    let (status, _) = post(&ep.url, bad.as_bytes(), Some(&sign(SECRET, body.as_bytes()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ep.state.inbox_len().unwrap(), 1);
+    let spooled: Vec<_> = std::fs::read_dir(ep._dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(spooled.iter().all(|n| n.to_string_lossy().starts_with("state.db")), "no spool file left: {spooled:?}");
+}
+
+#[tokio::test]
+async fn slow_and_idle_clients_are_closed_while_webhooks_go_on() {
+    let ep = endpoint_with(1 << 20, false, |s| {
+        s.header_timeout = Duration::from_millis(300);
+        s.body_timeout = Duration::from_millis(300);
+    })
+    .await;
+    // A client that never finishes its head, one that sends nothing, one
+    // whose body stalls.
+    let mut slow_head = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    slow_head.write_all(b"POST /webhooks/orders HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut silent = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    let mut slow_body = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    slow_body
+        .write_all(b"POST /webhooks/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":")
+        .await
+        .unwrap();
+    // Meanwhile a webhook goes through at once.
+    let started = Instant::now();
+    let (status, _) = post(&ep.url, br#"{"id":1}"#, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    for (what, socket) in [("slow head", &mut slow_head), ("silent", &mut silent)] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "{what}: closed within the header timeout");
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), slow_body.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_are_answered_503_and_closed() {
+    let ep = endpoint_with(1 << 20, false, |s| s.max_connections = 2).await;
+    let _a = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(ep.addr).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, third.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("Retry-After: 5"), "{answer}");
 }
 
 #[tokio::test]
