@@ -51,6 +51,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Print the JSON Schema of mapping or pipeline files, for editors.
     Schema(cmd::schema::Args),
+    /// Show what a pipeline's state store holds: pending records, delivered marks, cursors, sinks.
+    State(cmd::state::Args),
     /// Scaffold a new mapping from a sample record.
     New(cmd::new::Args),
 }
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cmd::explain::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Doc(args) => cmd::doc::run(args),
+        Command::State(args) => cmd::state::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::New(args) => cmd::new::run(args),

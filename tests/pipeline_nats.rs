@@ -11,7 +11,11 @@
 //!   the stream (the stream drops the repeats).
 //! - plain NATS both ways (no `stream:`).
 //! - the broker killed and started again mid-run: source and sink go on.
-//! - a SIGKILLed pipeline loses nothing; the example runs as its README says.
+//! - a SIGKILLed pipeline loses nothing; messages are acknowledged only
+//!   once delivered: a worker holding messages for a sink that is down
+//!   keeps them (in progress, past `ack_wait`), and when it is SIGKILLed
+//!   another worker of the consumer delivers them; the example runs as
+//!   its README says.
 //! - start-up failures located in the pipeline file: no server, a missing
 //!   stream, a stream that does not hold the subject; the password in the
 //!   url never reaches standard error.
@@ -23,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use support::{Engine, eventually, free_port, healthy, json_lines, mapwright};
+use support::{Engine, Receiver, eventually, free_port, healthy, json_lines, mapwright};
 
 /// Generous, for loaded CI machines; a passing test waits far less.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -253,10 +257,16 @@ async fn file_to_jetstream_publishes_each_record_once_with_its_idempotency_key()
     assert_eq!(got[0].0, serde_json::json!({"id": 1, "total": 1.10}));
     assert!(got[0].1.starts_with("1:") && got[1].1.starts_with("3:"), "idempotency keys: {got:?}");
 
-    // A fresh state store sends everything again; the stream drops the
+    // A lost state store is refused while the outputs exist; accepted
+    // knowingly, it sends everything again and the stream drops the
     // repeats by their Nats-Msg-Id.
     std::fs::remove_file(dir.path().join("state.db")).expect("remove the state store");
-    let second = run();
+    let refused = run();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("state.db does not exist") && stderr.contains("--fresh-state"), "{stderr}");
+    assert!(!dir.path().join("state.db").exists(), "a refused start leaves no store behind");
+    let second = mapwright().args(["run", "--fresh-state", "p.yaml"]).current_dir(dir.path()).output().expect("run");
     assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
     assert_eq!(stream.info().await.expect("info").state.messages, 2);
 }
@@ -515,4 +525,54 @@ fn by_key(records: &[serde_json::Value]) -> std::collections::BTreeMap<String, V
         out.entry(r["order_id"].to_string()).or_default().push(r.clone());
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_unacknowledged_messages_are_delivered_by_another_worker() {
+    let server = NatsServer::start(None);
+    let js = server.stream("ORDERS", &["shop.orders"]).await;
+    const N: usize = 200;
+    for i in 1..=N {
+        publish(&js, "shop.orders", &format!(r#"{{"id": {i}, "total": "{i}.5"}}"#)).await;
+    }
+    let sink = Receiver::start(Box::new(|_, _| (201, "{}".to_string()))).await;
+    let pipeline = |url: String| {
+        format!(
+            "pipeline: p\nmapping: m.yaml\nsource: {{ kind: nats, url: \"{}\", subject: shop.orders, stream: ORDERS, \
+             durable: workers, ack_wait: 2s, max_ack_pending: 500 }}\n\
+             sink: {{ kind: http, url: \"{url}\", retry: {{ backoff: 50ms, max_backoff: 200ms }} }}\nstate: state.db\n",
+            server.url()
+        )
+    };
+    // Worker A's sink is down: it takes every message and holds it.
+    let a = sandbox(&pipeline(format!("http://127.0.0.1:{}/orders", free_port())));
+    let b = sandbox(&pipeline(sink.url("/orders")));
+    let mut worker_a = Engine::start(&a.path().join("p.yaml"), &[], &a.path().join("engine.log"));
+    let stream = js.get_stream("ORDERS").await.expect("stream");
+    let pending = || {
+        let stream = stream.clone();
+        async move {
+            let mut c: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer("workers").await.ok()?;
+            c.info().await.ok().map(|i| i.num_ack_pending)
+        }
+    };
+    assert!(eventually(PATIENCE, || async { pending().await == Some(N) }).await, "{}", worker_a.stderr());
+    // Worker B joins: for longer than ack_wait nothing comes its way, A
+    // keeps its messages in progress.
+    let mut worker_b = Engine::start(&b.path().join("p.yaml"), &[], &b.path().join("engine.log"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(sink.records().len(), 0, "A's messages went elsewhere while A held them");
+    assert_eq!(pending().await, Some(N));
+    // A dies without a word: after ack_wait its messages go to B.
+    worker_a.kill();
+    let all = eventually(PATIENCE, || {
+        let n = sink.records().len();
+        async move { n >= N }
+    })
+    .await;
+    let ids: std::collections::BTreeSet<String> = sink.records().iter().map(|r| r["id"].to_string()).collect();
+    assert!(all && ids.len() == N, "{} of {N} delivered by B\n{}", ids.len(), worker_b.stderr());
+    assert_eq!(sink.records().len(), N, "each once");
+    assert!(eventually(PATIENCE, || async { pending().await == Some(0) }).await, "B acknowledged them");
+    assert_eq!(worker_b.terminate(PATIENCE).await.and_then(|s| s.code()), Some(0), "{}", worker_b.stderr());
 }

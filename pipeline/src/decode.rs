@@ -24,7 +24,10 @@ use mapwright_engine::spec::{Decoder, Located, get};
 use crate::secrets::Secret;
 use crate::sinks;
 use crate::sources;
-use crate::spec::{METRICS, PIPELINE, PipelineSpec};
+use crate::spec::{METRICS, PIPELINE, PipelineSpec, STATE};
+
+/// How long delivered marks are kept by default: 30 days.
+const DEFAULT_KEEP: Duration = Duration::from_secs(30 * 86_400);
 
 /// Reads and decodes a pipeline file.
 pub(crate) fn load(path: &Path) -> Result<PipelineSpec, mapwright_engine::Error> {
@@ -98,7 +101,11 @@ impl Pipe<'_, '_> {
         };
         let dead_letter = get(entries, "dead_letter").map(|n| sinks::decode_lines(self, n, "dead_letter"));
         let drift = get(entries, "drift").map(|n| sinks::decode_lines(self, n, "drift"));
-        let state = self.opt_text(entries, "state").map(|t| self.path(&t.value));
+        let (state, keep) = match get(entries, "state") {
+            Some(n) if n.as_map().is_some() => self.state(n),
+            Some(n) => (self.text(n, "state").map(|t| self.path(&t.value)), Some(Some(DEFAULT_KEEP))),
+            None => (None, Some(Some(DEFAULT_KEEP))),
+        };
         let watch = get(entries, "watch").and_then(|n| self.d.boolean(n, "watch")).unwrap_or(false);
         let metrics = get(entries, "metrics").and_then(|n| {
             let m = self.d.map(n, "metrics")?;
@@ -132,9 +139,23 @@ impl Pipe<'_, '_> {
             dead_letter,
             drift,
             state,
+            keep: keep?,
             watch,
             metrics,
         })
+    }
+
+    /// `state: { path, keep }`: the path, and how long marks are kept.
+    fn state(&mut self, node: &Node) -> (Option<PathBuf>, Option<Option<Duration>>) {
+        let Some(entries) = self.d.map(node, "`state:`") else { return (None, None) };
+        self.d.check_keys(entries, &STATE, "in `state:`");
+        let path = self.opt_text(entries, "path").map(|t| self.path(&t.value));
+        let keep = match get(entries, "keep") {
+            Some(n) if n.scalar_text().as_deref() == Some("forever") => Some(None),
+            Some(_) => self.duration(entries, "keep").map(Some),
+            None => Some(Some(DEFAULT_KEEP)),
+        };
+        (path, keep)
     }
 
     /// The block of an endpoint (`source:`, `sink:`…): which of `kinds` its
@@ -255,7 +276,7 @@ impl Pipe<'_, '_> {
                     SpecCode::BadValue,
                     node.loc,
                     format!("`{key}: {text}` is not a duration"),
-                    "write a whole number and a unit: `200ms`, `30s`, `5m`, `1h`",
+                    "write a whole number and a unit: `200ms`, `30s`, `5m`, `1h`, `30d`",
                 );
                 None
             }
@@ -375,7 +396,7 @@ fn substitute(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
     Ok(out)
 }
 
-/// Parses `200ms`, `30s`, `5m`, `1h`.
+/// Parses `200ms`, `30s`, `5m`, `1h`, `30d`.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit())?;
@@ -385,6 +406,7 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.checked_mul(60)?),
         "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
         _ => return None,
     })
 }
@@ -489,6 +511,7 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("200ms"), Some(Duration::from_millis(200)));
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(30 * 86_400)));
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("1.5s"), None);
     }

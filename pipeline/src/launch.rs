@@ -41,6 +41,9 @@ pub struct Options {
     pub watch: bool,
     /// Show a progress bar (file and folder sources, on a terminal).
     pub progress: bool,
+    /// Accept a missing or empty state store even though the pipeline's
+    /// outputs exist (every record not in the store is delivered again).
+    pub fresh_state: bool,
 }
 
 impl Options {
@@ -61,6 +64,16 @@ impl Options {
     /// ```
     pub fn progress(mut self, on: bool) -> Options {
         self.progress = on;
+        self
+    }
+
+    /// Accepting a missing or empty state store knowingly (or not).
+    ///
+    /// ```
+    /// assert!(mapwright_pipeline::Options::default().fresh_state(true).fresh_state);
+    /// ```
+    pub fn fresh_state(mut self, on: bool) -> Options {
+        self.fresh_state = on;
         self
     }
 }
@@ -242,7 +255,7 @@ impl Pipeline {
             None => None,
         };
         // Files last: a pipeline that cannot start leaves no empty outputs.
-        let state = State::open(&spec.state).map_err(|e| Error::Io { path: e.path.clone(), message: e.message })?;
+        let state = open_state(&spec, options.fresh_state)?;
         metrics.inbox_moved(1, state.inbox_size().unwrap_or_default());
         if matches!(spec.source, SourceSpec::Http(_)) {
             // Every connection is a file descriptor: take what the system
@@ -392,11 +405,13 @@ impl Pipeline {
         let mut outlets = Vec::with_capacity(sinks.len());
         let mut schedulers = Vec::with_capacity(sinks.len());
         let mut in_flight = 0;
+        let mut watched = Vec::with_capacity(sinks.len());
         let one = spec.sinks.len() == 1;
         for (index, (s, sink)) in spec.sinks.iter().zip(sinks).enumerate() {
             let sink_metrics = Arc::new(metrics.sink(&s.name));
             let breaker = Arc::new(Breaker::new(&s.name, s.retry.breaker_after, s.retry, sink_metrics.clone()));
             metrics.watch_breaker(&s.name, breaker.clone());
+            watched.push((s.name.clone(), breaker.clone(), sink_metrics.clone()));
             in_flight += s.concurrency * s.batch.max_records;
             let delivering = Arc::new(Delivering {
                 index,
@@ -415,6 +430,7 @@ impl Pipeline {
             outlets.push(Outlet { name: s.name.clone(), ns, jobs: Some(jobs) });
         }
         drop(report_tx);
+        let status = tokio::spawn(keep_status(state.clone(), watched, spec.keep, stop.clone()));
         let routes: runtime::Routes = Arc::new(spec.sinks.iter().map(|s| s.when.clone()).collect());
         // Mapping runs ahead of delivery, on its own thread: the
         // dispatcher hands batch n to the sinks while batch n + 1 is mapped.
@@ -462,6 +478,7 @@ impl Pipeline {
         for s in schedulers {
             let _ = s.await;
         }
+        let _ = status.await;
         for s in servers {
             let _ = s.await;
         }
@@ -469,10 +486,126 @@ impl Pipeline {
     }
 }
 
+/// Until the stop (and once more then): writes each sink's state to the
+/// state store every few seconds, for `mapwright state`, and prunes old
+/// delivered marks every hour.
+async fn keep_status(
+    state: State,
+    sinks: Vec<(String, Arc<Breaker>, Arc<metrics::SinkMetrics>)>,
+    keep: Option<Duration>,
+    stop: Stop,
+) {
+    let mut last_prune = Instant::now();
+    loop {
+        let stopped = stop.sleep(Duration::from_secs(5)).await;
+        let rows: Vec<crate::state::SinkRow> =
+            sinks.iter().map(|(name, breaker, m)| sink_row(name, breaker, m)).collect();
+        let prune = keep.filter(|_| last_prune.elapsed() >= Duration::from_secs(3600));
+        if prune.is_some() {
+            last_prune = Instant::now();
+        }
+        let st = state.clone();
+        let written = tokio::task::spawn_blocking(move || -> Result<(), crate::state::StateError> {
+            for row in &rows {
+                st.set_sink(row)?;
+            }
+            if let Some(keep) = prune {
+                st.prune(keep)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            tracing::warn!("cannot write the sinks' state: {e}");
+        }
+        if stopped {
+            return;
+        }
+    }
+}
+
+fn sink_row(name: &str, breaker: &Breaker, m: &metrics::SinkMetrics) -> crate::state::SinkRow {
+    let status = breaker.status();
+    let at = |t: std::time::SystemTime| mapwright_dsl::jiff::Timestamp::try_from(t).ok().map(|t| t.to_string());
+    let last_success = m.last_success.get();
+    crate::state::SinkRow {
+        name: name.to_string(),
+        open: status.open,
+        since: status.since.and_then(at),
+        last_error: status.last_error,
+        queued: m.queued.get().max(0) as u64,
+        in_flight: m.in_flight.get().max(0) as u64,
+        delivered: m.delivered.get(),
+        last_success: (last_success > 0)
+            .then(|| mapwright_dsl::jiff::Timestamp::from_second(last_success).ok().map(|t| t.to_string()))
+            .flatten(),
+    }
+}
+
 /// Records read and not yet committed, at least and at most: four times
 /// what the sinks can have in flight, within these bounds.
 const MAX_PENDING_FLOOR: usize = 10_000;
 const MAX_PENDING_CEILING: usize = 100_000;
+
+/// Opens the state store, refusing a missing or unused one when the
+/// pipeline's outputs already exist: that store was lost or moved, and
+/// starting afresh would deliver every record again — only with
+/// `--fresh-state`. Then it is claimed (created when, by which pipeline
+/// and process) and its old delivered marks pruned.
+fn open_state(spec: &PipelineSpec, fresh_state: bool) -> Result<State, Error> {
+    let io = |e: crate::state::StateError| Error::Io { path: e.path.clone(), message: e.message };
+    let state = if spec.state.exists() { Some(State::open(&spec.state).map_err(io)?) } else { None };
+    let unused = match &state {
+        Some(s) => s.is_unused().map_err(io)?,
+        None => true,
+    };
+    if unused && !fresh_state {
+        let outputs = existing_outputs(spec);
+        if !outputs.is_empty() {
+            let shown: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
+            let what = if state.is_some() { "is empty" } else { "does not exist" };
+            return Err(Error::Usage(format!(
+                "the state store {} {what}, but this pipeline's outputs already exist ({}): starting afresh would \
+                 deliver every record again. If the store was lost or moved, put it back (or point `state:` at it); \
+                 to start afresh knowingly — every record is sent again, with the same idempotency keys — run with \
+                 --fresh-state",
+                spec.state.display(),
+                shown.join(", ")
+            )));
+        }
+    }
+    let state = match state {
+        Some(s) => s,
+        None => State::open(&spec.state).map_err(io)?,
+    };
+    state.claim(&spec.name).map_err(io)?;
+    if let Some(keep) = spec.keep {
+        let pruned = state.prune(keep).map_err(io)?;
+        if pruned > 0 {
+            tracing::info!(pruned, keep_days = keep.as_secs() / 86_400, "delivered marks older than `keep` pruned");
+        }
+    }
+    Ok(state)
+}
+
+/// The pipeline's outputs on this machine that exist and are not empty:
+/// file and folder sinks, the dead letter, the drift report.
+fn existing_outputs(spec: &PipelineSpec) -> Vec<std::path::PathBuf> {
+    use crate::sinks::SinkKind;
+    let kinds = spec.sinks.iter().map(|s| &s.kind).chain([&spec.dead_letter]).chain(spec.drift.as_ref());
+    let mut out = Vec::new();
+    for kind in kinds {
+        let (path, has) = match kind {
+            SinkKind::File(f) => (&f.path.value, std::fs::metadata(&f.path.value).is_ok_and(|m| m.len() > 0)),
+            SinkKind::Dir(d) => (&d.path.value, std::fs::read_dir(&d.path.value).is_ok_and(|mut r| r.next().is_some())),
+            _ => continue,
+        };
+        if has && !out.contains(path) {
+            out.push(path.clone());
+        }
+    }
+    out
+}
 
 /// The compiled mapping of a pipeline: one source; a file that cannot be
 /// read is located at `mapping:`.

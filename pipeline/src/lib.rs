@@ -4,8 +4,9 @@
 //!
 //! The public surface is [`Pipeline`] (load a pipeline file with every
 //! start-up check, then run it until its input ends or a [`Stop`] fires),
-//! its [`Options`] and [`Summary`], and [`KEYS`], the table of the
-//! pipeline file's keys. Everything else is the crate's own.
+//! its [`Options`] and [`Summary`], [`StateReport`] (what a pipeline's
+//! state store holds), and [`KEYS`], the table of the pipeline file's
+//! keys. Everything else is the crate's own.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -36,11 +37,14 @@
 //!   records become JSON Lines, JSON or CSV bytes); `sources/inbox.rs`
 //!   feeds what the push sources stored.
 //! - `clients/`: connecting to PostgreSQL and NATS, for both directions.
-//! - `launch.rs` (start-up, tasks), `runtime.rs` (map, deliver,
-//!   dead-letter, commit), `delivery.rs` (idempotency keys), `retry.rs`
-//!   (the one retry policy of every sink), `secrets.rs` (every credential
-//!   kept out of messages), `state.rs` (SQLite), `reload.rs`, `metrics.rs`,
-//!   `stop.rs`.
+//! - `launch.rs` (start-up, tasks), `runtime.rs` (map, route, hand to
+//!   the sinks, dead-letter, commit in order), `scheduler.rs` (one sink's
+//!   queue: concurrency, batches, per-key order, tries), `retry.rs` (the
+//!   one retry policy of every sink), `breaker.rs` (a circuit breaker per
+//!   sink), `rate_limit.rs`, `delivery.rs` (idempotency keys),
+//!   `secrets.rs` (every credential kept out of messages), `state.rs`
+//!   (SQLite), `inspect.rs` (`mapwright state`), `reload.rs`,
+//!   `metrics.rs`, `stop.rs`.
 //!
 //! It never depends on a terminal beyond the optional progress bar, and
 //! the mapping itself stays in `mapwright-engine`: this crate only moves
@@ -51,6 +55,7 @@ mod breaker;
 mod clients;
 mod decode;
 mod delivery;
+mod inspect;
 mod launch;
 mod metrics;
 mod rate_limit;
@@ -67,6 +72,7 @@ mod stop;
 #[cfg(test)]
 mod tests;
 
+pub use inspect::StateReport;
 pub use launch::{Checked, Options, Pipeline, Summary};
 pub use mapwright_engine::Error;
 pub use stop::{Stop, StopHandle};

@@ -20,12 +20,13 @@
 //! waits in the inbox) instead of filling memory.
 //!
 //! Duplicates are found here, against the state store's marks and what
-//! is in flight: a repeat of a record on its way is not sent twice.
+//! is in flight: a repeat of a record on its way is not sent twice, and
+//! its batch waits for the first to be done.
 //! Each sink has its own marks — a record delivered to the ERP and not
 //! yet to the 3PL goes to the 3PL only — under its name (`name` U+001F
 //! `key`); the one unnamed `sink:` keeps the bare key, as always.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -223,8 +224,12 @@ struct Run {
     /// Batches in the order they were read; the first has number `first`.
     open: VecDeque<Open>,
     first: u64,
-    /// (sink, mark key, hash) of every job given to a sink and not done.
-    in_flight: HashSet<(usize, String, String)>,
+    /// (sink, mark key, hash) of every job given to a sink and not done,
+    /// with the repeats of it that arrived meanwhile (batch, record): they
+    /// are done when it is, so a repeat's batch is not committed — its
+    /// inbox row deleted, its message acknowledged — before the record is
+    /// delivered.
+    in_flight: HashMap<(usize, String, String), Vec<(u64, usize)>>,
     /// Records in open batches.
     pending: usize,
     /// Drop-folder files with a failed record so far.
@@ -248,7 +253,7 @@ impl Dispatcher {
             d: self,
             open: VecDeque::new(),
             first: 0,
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             pending: 0,
             dir_failed: HashSet::new(),
         };
@@ -329,29 +334,31 @@ impl Run {
                         continue;
                     }
                     let d = Arc::new(d);
-                    let mut jobs = 0u16;
+                    let (mut jobs, mut waits) = (0u16, 0u16);
                     for sink in to {
                         let outlet = &self.d.outlets[sink];
                         let mark = outlet.mark(&d.key_text);
                         let id = (sink, mark, d.hash.clone());
-                        if self.in_flight.contains(&id)
-                            || self.d.state.is_delivered(&id.1, &id.2).map_err(|e| e.to_string())?
-                        {
+                        if let Some(waiters) = self.in_flight.get_mut(&id) {
+                            waiters.push((seq, idx));
+                            waits += 1;
+                            continue;
+                        }
+                        if self.d.state.is_delivered(&id.1, &id.2).map_err(|e| e.to_string())? {
                             continue;
                         }
                         let Some(tx) = &outlet.jobs else { continue };
                         if tx.send(Job { seq, idx, delivery: d.clone() }).is_err() {
                             return Err(format!("internal: the scheduler of sink {} is gone", outlet.name));
                         }
-                        self.in_flight.insert(id);
+                        self.in_flight.insert(id, Vec::new());
                         jobs += 1;
                     }
                     if jobs == 0 {
                         metrics.duplicates.inc();
-                    } else {
-                        left[idx].0 = jobs;
-                        remaining += usize::from(jobs);
                     }
+                    left[idx].0 = jobs + waits;
+                    remaining += usize::from(jobs + waits);
                 }
                 Item::Dead(id, line) => {
                     let seen =
@@ -412,7 +419,9 @@ impl Run {
         let mut dead: Vec<Value> = Vec::new();
         let metrics = self.d.metrics.clone();
         for job in &done {
-            let Some(open) = self.open.get_mut((job.seq - self.first) as usize) else { continue };
+            let Some(open) = job.seq.checked_sub(self.first).and_then(|i| self.open.get_mut(i as usize)) else {
+                continue;
+            };
             let outlet = &self.d.outlets[job.sink];
             let mark = outlet.mark(&job.delivery.key_text);
             let failure = match &job.sent {
@@ -455,7 +464,16 @@ impl Run {
             .map_err(|e| format!("cannot write the dead letter: {e}"))?;
         for job in done {
             let mark = self.d.outlets[job.sink].mark(&job.delivery.key_text);
-            self.in_flight.remove(&(job.sink, mark, job.delivery.hash.clone()));
+            let waiters = self.in_flight.remove(&(job.sink, mark, job.delivery.hash.clone())).unwrap_or_default();
+            for (seq, idx) in waiters {
+                let Some(open) = seq.checked_sub(self.first).and_then(|i| self.open.get_mut(i as usize)) else {
+                    continue;
+                };
+                let slot = &mut open.left[idx];
+                slot.0 = slot.0.saturating_sub(1);
+                open.remaining = open.remaining.saturating_sub(1);
+                open.stopped |= job.sent == Sent::Stopped;
+            }
         }
         if let Some(e) = fatal {
             return Err(e);

@@ -42,11 +42,25 @@ pub(crate) static PIPELINE: Block = Block::new(
         ),
         Key::new(
             "state",
-            Type::Text,
-            "The state store: inbox of accepted payloads, delivered keys and hashes, cursors (default `<pipeline>.state.db` beside the pipeline file).",
+            Type::Either(&[Type::Text, Type::Block(&STATE)]),
+            "The state store: inbox of accepted payloads, delivered marks, cursors — a path (default `<pipeline>.state.db` beside the pipeline file), or `{ path, keep }`.",
         ),
         Key::new("watch", Type::Bool, "Hot reload of the mapping, its lookups, hooks and contract when they change."),
         Key::new("metrics", Type::Block(&METRICS), "`GET /metrics` (Prometheus text) and `GET /health`."),
+    ],
+);
+
+/// `state:` as a block.
+pub(crate) static STATE: Block = Block::new(
+    "state",
+    "The state store: where it is, and how long delivered marks are kept.",
+    &[
+        Key::new("path", Type::Text, "The store's file (default `<pipeline>.state.db` beside the pipeline file)."),
+        Key::new(
+            "keep",
+            Type::Either(&[Type::Duration, Type::Words(&["forever"])]),
+            "How long a delivered mark is kept (default `30d`): a record older than this, read again, is sent again (with the same idempotency key). Pending records are never pruned.",
+        ),
     ],
 );
 
@@ -83,6 +97,8 @@ pub(crate) struct PipelineSpec {
     /// `state:` (default: `<pipeline file stem>.state.db` next to the
     /// pipeline file).
     pub state: PathBuf,
+    /// `state.keep:` — how long delivered marks are kept (`None`: forever).
+    pub keep: Option<std::time::Duration>,
     /// `watch:` — hot reload.
     pub watch: bool,
     /// `metrics: { listen }`.

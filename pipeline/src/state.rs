@@ -82,24 +82,58 @@ CREATE TABLE IF NOT EXISTS cursors (
     source TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivered_at ON delivered (at);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sinks (
+    name TEXT PRIMARY KEY,
+    open INTEGER NOT NULL,
+    since TEXT,
+    last_error TEXT,
+    queued INTEGER NOT NULL,
+    in_flight INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    last_success TEXT,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
 ";
+
+/// How to recover a damaged store, for the message that says it is.
+pub(crate) const RECOVERY: &str = "stop every mapwright that uses it; keep a copy (`cp STORE STORE.damaged`); \
+try `sqlite3 STORE.damaged .recover | sqlite3 STORE.recovered` and move STORE.recovered in its place; \
+if nothing can be recovered, move it away and start with `--fresh-state`: records not marked delivered are sent \
+again with their idempotency keys, and webhooks accepted but not yet delivered are lost (ask their senders to resend)";
 
 impl State {
     /// Opens (or creates) the store at `path`, creating its folder.
     pub fn open(path: &Path) -> Result<State, StateError> {
         let err = |message: String| StateError { path: path.to_path_buf(), message };
+        let db_err = |e: rusqlite::Error| {
+            let damaged = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            );
+            if damaged {
+                let shown = path.display().to_string();
+                err(format!("it is damaged ({e}). To recover: {}", RECOVERY.replace("STORE", &shown)))
+            } else {
+                err(e.to_string())
+            }
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create its folder: {e}")))?;
         }
         let open = |sync: &str| -> Result<Connection, StateError> {
-            let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
-            conn.busy_timeout(Duration::from_secs(30)).map_err(|e| err(e.to_string()))?;
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| err(e.to_string()))?;
-            conn.pragma_update(None, "synchronous", sync).map_err(|e| err(e.to_string()))?;
+            let conn = Connection::open(path).map_err(db_err)?;
+            conn.busy_timeout(Duration::from_secs(30)).map_err(db_err)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+            conn.pragma_update(None, "synchronous", sync).map_err(db_err)?;
             Ok(conn)
         };
         let main = open("NORMAL")?;
-        main.execute_batch(SCHEMA).map_err(|e| err(format!("cannot create its tables: {e}")))?;
+        main.execute_batch(SCHEMA).map_err(db_err)?;
         // Stores made before the inbox counted records: each payload
         // counts as one until it is done.
         let has_records: bool = main
@@ -283,6 +317,188 @@ impl State {
             .map_err(|e| self.err(e))
     }
 
+    /// Whether the store has never been used: no record of its creation,
+    /// nothing delivered, no cursor, nothing in the inbox.
+    pub fn is_unused(&self) -> Result<bool, StateError> {
+        let conn = self.main();
+        conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM meta WHERE key = 'created_at') AND NOT EXISTS (SELECT 1 FROM delivered) \
+             AND NOT EXISTS (SELECT 1 FROM cursors) AND NOT EXISTS (SELECT 1 FROM inbox)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| self.err(e))
+    }
+
+    /// Notes who uses the store: when it was created (first time only),
+    /// the pipeline, and the process now running it.
+    pub fn claim(&self, pipeline: &str) -> Result<(), StateError> {
+        let conn = self.main();
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_at', ?1)", [now()])
+            .and_then(|_| {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('pipeline', ?1), ('pid', ?2), ('started_at', ?3) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![pipeline, std::process::id().to_string(), now()],
+                )
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// A value of the `meta` table.
+    #[cfg(test)]
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        let conn = self.main();
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(|e| self.err(e))
+    }
+
+    /// Deletes delivered marks older than `keep`, a few thousand at a time
+    /// (the lock is let go in between); gives how many went. Pending
+    /// records (the inbox) are never pruned.
+    pub fn prune(&self, keep: Duration) -> Result<u64, StateError> {
+        let cutoff = mapwright_dsl::jiff::Timestamp::now()
+            .checked_sub(
+                mapwright_dsl::jiff::SignedDuration::try_from(keep).unwrap_or(mapwright_dsl::jiff::SignedDuration::MAX),
+            )
+            .unwrap_or(mapwright_dsl::jiff::Timestamp::MIN);
+        let cutoff = cutoff.to_string();
+        let mut pruned = 0;
+        loop {
+            let n = {
+                let conn = self.main();
+                conn.prepare_cached(
+                    "DELETE FROM delivered WHERE (key, hash) IN (SELECT key, hash FROM delivered WHERE at < ?1 LIMIT 5000)",
+                )
+                .and_then(|mut s| s.execute([&cutoff]))
+                .map_err(|e| self.err(e))?
+            };
+            pruned += n as u64;
+            if n < 5000 {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    /// Writes what a sink's delivery looks like now, for `mapwright state`.
+    pub fn set_sink(&self, sink: &SinkRow) -> Result<(), StateError> {
+        let conn = self.main();
+        conn.prepare_cached(
+            "INSERT INTO sinks (name, open, since, last_error, queued, in_flight, delivered, last_success, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO UPDATE SET open = excluded.open, \
+             since = excluded.since, last_error = excluded.last_error, queued = excluded.queued, \
+             in_flight = excluded.in_flight, delivered = excluded.delivered, last_success = excluded.last_success, \
+             updated_at = excluded.updated_at",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                sink.name,
+                sink.open,
+                sink.since,
+                sink.last_error,
+                sink.queued as i64,
+                sink.in_flight as i64,
+                sink.delivered as i64,
+                sink.last_success,
+                now()
+            ])
+        })
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+
+    /// What `mapwright state` shows.
+    pub fn report(&self) -> Result<Report, StateError> {
+        let conn = self.main();
+        let e = |e: rusqlite::Error| self.err(e);
+        let meta = |key: &str| -> Result<Option<String>, StateError> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().map_err(e)
+        };
+        let (created_at, pipeline, pid, started_at) =
+            (meta("created_at")?, meta("pipeline")?, meta("pid")?, meta("started_at")?);
+        let inbox = conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(length(body)), 0), min(received_at) FROM inbox",
+                [],
+                |r| {
+                    Ok((
+                        InboxSize { payloads: r.get::<_, i64>(0)? as u64, records: r.get::<_, i64>(1)? as u64, bytes: r.get::<_, i64>(2)? as u64 },
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                },
+            )
+            .map_err(e)?;
+        // Marks by sink: `name` U+001F `key`, or a bare key for the one
+        // unnamed sink; `dead:` marks are failed records already written.
+        let mut marks: Vec<(String, u64, Option<String>)> = Vec::new();
+        {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT CASE WHEN key LIKE 'dead:%' THEN 'dead letter' WHEN instr(key, char(31)) > 0 \
+                     THEN substr(key, 1, instr(key, char(31)) - 1) ELSE 'sink' END AS sink, count(*), max(at) \
+                     FROM delivered GROUP BY sink ORDER BY sink",
+                )
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, Option<String>>(2)?))
+                })
+                .map_err(e)?;
+            for row in rows {
+                marks.push(row.map_err(e)?);
+            }
+        }
+        let mut cursors = Vec::new();
+        {
+            let mut stmt = conn.prepare("SELECT source, value FROM cursors ORDER BY source").map_err(e)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(e)?;
+            for row in rows {
+                cursors.push(row.map_err(e)?);
+            }
+        }
+        let mut sinks = Vec::new();
+        {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT name, open, since, last_error, queued, in_flight, delivered, last_success, updated_at \
+                     FROM sinks ORDER BY name",
+                )
+                .map_err(e)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        SinkRow {
+                            name: r.get(0)?,
+                            open: r.get(1)?,
+                            since: r.get(2)?,
+                            last_error: r.get(3)?,
+                            queued: r.get::<_, i64>(4)? as u64,
+                            in_flight: r.get::<_, i64>(5)? as u64,
+                            delivered: r.get::<_, i64>(6)? as u64,
+                            last_success: r.get(7)?,
+                        },
+                        r.get::<_, String>(8)?,
+                    ))
+                })
+                .map_err(e)?;
+            for row in rows {
+                sinks.push(row.map_err(e)?);
+            }
+        }
+        Ok(Report {
+            path: self.path.to_path_buf(),
+            created_at,
+            pipeline,
+            pid: pid.and_then(|p| p.parse().ok()),
+            started_at,
+            inbox: inbox.0,
+            oldest_pending: inbox.1,
+            marks,
+            cursors,
+            sinks,
+        })
+    }
+
     /// A source's cursor.
     pub fn cursor(&self, source: &str) -> Result<Option<String>, StateError> {
         let conn = self.main();
@@ -301,6 +517,53 @@ impl State {
         .map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// One sink's delivery as last written by the running pipeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkRow {
+    /// The sink's name.
+    pub name: String,
+    /// Whether its circuit breaker is open.
+    pub open: bool,
+    /// Since when it is open.
+    pub since: Option<String>,
+    /// The last failure's reason.
+    pub last_error: Option<String>,
+    /// Records waiting for a request.
+    pub queued: u64,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// Records delivered by this run.
+    pub delivered: u64,
+    /// When a request last went through.
+    pub last_success: Option<String>,
+}
+
+/// What a state store holds, for `mapwright state`.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The store's file.
+    pub path: PathBuf,
+    /// When it was first used.
+    pub created_at: Option<String>,
+    /// The pipeline that last ran on it.
+    pub pipeline: Option<String>,
+    /// The process that last ran it, and when it started.
+    pub pid: Option<u32>,
+    /// When that run started.
+    pub started_at: Option<String>,
+    /// What waits in the inbox.
+    pub inbox: InboxSize,
+    /// When the oldest payload waiting arrived.
+    pub oldest_pending: Option<String>,
+    /// Delivered marks by sink (`dead letter` for failed records): how
+    /// many, and the newest.
+    pub marks: Vec<(String, u64, Option<String>)>,
+    /// Cursors of polled sources.
+    pub cursors: Vec<(String, String)>,
+    /// Each sink as last written by the running pipeline, and when.
+    pub sinks: Vec<(SinkRow, String)>,
 }
 
 fn now() -> String {
@@ -355,6 +618,51 @@ mod tests {
         assert_eq!(s.delivered_len().unwrap(), 2);
         assert_eq!(s.cursor("pg").unwrap().as_deref(), Some("42"));
         assert_eq!(s.cursor("other").unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_knows_whether_it_was_used_and_prunes_old_marks_only() {
+        let (_d, s) = temp();
+        assert!(s.is_unused().unwrap());
+        s.claim("orders").unwrap();
+        assert!(!s.is_unused().unwrap(), "claimed: used");
+        let created = s.meta("created_at").unwrap();
+        s.claim("orders").unwrap();
+        assert_eq!(s.meta("created_at").unwrap(), created, "created once");
+        s.mark_delivered([("k1", "h1"), ("erp\u{1f}k1", "h1"), ("dead:k2", "h2")]).unwrap();
+        {
+            let conn = s.main();
+            conn.execute("UPDATE delivered SET at = '2020-01-01T00:00:00Z' WHERE key = 'k1'", []).unwrap();
+        }
+        s.inbox_put(b"{}", 1).unwrap();
+        assert_eq!(s.prune(Duration::from_secs(30 * 86400)).unwrap(), 1, "only the old mark");
+        assert!(!s.is_delivered("k1", "h1").unwrap() && s.is_delivered("erp\u{1f}k1", "h1").unwrap());
+        s.set_sink(&SinkRow {
+            name: "erp".into(),
+            open: true,
+            last_error: Some("503".into()),
+            queued: 4,
+            ..SinkRow::default()
+        })
+        .unwrap();
+        let r = s.report().unwrap();
+        assert_eq!(r.pipeline.as_deref(), Some("orders"));
+        assert_eq!(r.inbox.payloads, 1);
+        assert_eq!(
+            r.marks.iter().map(|(n, c, _)| (n.as_str(), *c)).collect::<Vec<_>>(),
+            [("dead letter", 1), ("erp", 1)]
+        );
+        assert_eq!((r.sinks[0].0.name.as_str(), r.sinks[0].0.open, r.sinks[0].0.queued), ("erp", true, 4));
+    }
+
+    #[test]
+    fn a_damaged_store_says_how_to_recover() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("state.db");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let err = State::open(&path).err().unwrap().to_string();
+        assert!(err.contains("damaged") && err.contains(".recover") && err.contains("--fresh-state"), "{err}");
+        assert!(err.contains(&format!("cp {} {}.damaged", path.display(), path.display())), "{err}");
     }
 
     #[test]

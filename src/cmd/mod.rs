@@ -10,6 +10,7 @@ mod parallel;
 pub mod replay;
 pub mod run;
 pub mod schema;
+pub mod state;
 pub mod test;
 
 use std::io::IsTerminal;

@@ -20,6 +20,10 @@ pub struct Args {
     /// Hot reload the mapping, its lookups, hooks and contract when they change.
     #[arg(long)]
     watch: bool,
+    /// Start with a missing or empty state store even though the pipeline's outputs exist
+    /// (every record not marked delivered is sent again, with the same idempotency keys).
+    #[arg(long)]
+    fresh_state: bool,
 }
 
 /// Exit code: a fatal error stopped a running pipeline.
@@ -38,7 +42,8 @@ pub fn run(args: Args) -> u8 {
 }
 
 async fn run_async(args: Args) -> u8 {
-    let options = Options::default().watch(args.watch).progress(std::io::stderr().is_terminal());
+    let options =
+        Options::default().watch(args.watch).progress(std::io::stderr().is_terminal()).fresh_state(args.fresh_state);
     // Signals are caught from the start: a stop asked for while the
     // pipeline starts ends the run cleanly as soon as it has started.
     let (handle, stop) = Stop::new();

@@ -78,6 +78,8 @@ struct Log {
     receipts: Vec<Receipt>,
     /// Statuses of the requests answered with something other than 2xx.
     refused: Vec<u16>,
+    /// When each of those arrived.
+    refused_at: Vec<Instant>,
 }
 
 /// An HTTP server standing in for an ERP: answers every request on any path
@@ -92,8 +94,14 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver on a free loopback port (in the current tokio runtime).
     pub async fn start(answer: Answer) -> Receiver {
-        let log = Arc::new(Mutex::new(Log { answer, receipts: Vec::new(), refused: Vec::new() }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+        Receiver::start_at("127.0.0.1:0", answer).await
+    }
+
+    /// Starts a receiver on `addr` (a port that was closed until now).
+    pub async fn start_at(addr: &str, answer: Answer) -> Receiver {
+        let log =
+            Arc::new(Mutex::new(Log { answer, receipts: Vec::new(), refused: Vec::new(), refused_at: Vec::new() }));
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
         let handler_log = log.clone();
         let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
@@ -108,6 +116,7 @@ impl Receiver {
                     log.receipts.push(Receipt { idempotency_key, headers, body, at: Instant::now() });
                 } else {
                     log.refused.push(status);
+                    log.refused_at.push(Instant::now());
                 }
                 (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer)
             }
@@ -136,6 +145,24 @@ impl Receiver {
     /// A copy of the receipts so far.
     pub fn receipts(&self) -> Vec<Receipt> {
         self.with_receipts(<[Receipt]>::to_vec)
+    }
+
+    /// Every record received so far: each receipt's body, or each element
+    /// of a receipt whose body is an array (a batch).
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.with_receipts(|r| {
+            r.iter()
+                .flat_map(|r| match r.json() {
+                    serde_json::Value::Array(items) => items,
+                    one => vec![one],
+                })
+                .collect()
+        })
+    }
+
+    /// When each refused request arrived.
+    pub fn refused_at(&self) -> Vec<Instant> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).refused_at.clone()
     }
 
     /// The statuses of refused requests so far.
