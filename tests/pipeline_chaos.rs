@@ -10,12 +10,16 @@
 //! and restarted with the same pipeline file and state store, then left to
 //! drain and stopped with SIGTERM. What must hold:
 //!
+//! The sink is driven as production would drive it: 16 requests in
+//! flight, batches of up to 10 orders per request (a JSON array).
+//!
 //! - every accepted valid order reached the sink (no loss);
 //! - repeats are bounded: per order at most 1 + kills receipts, and in all
-//!   at most one repeat per kill (only a delivery in flight at the kill is
-//!   sent again);
-//! - every receipt of one order carries the same `Idempotency-Key` and the
-//!   same body (a repeat is droppable by the sink);
+//!   at most what can be in flight per kill (16 requests × 10 orders);
+//! - every receipt of one order carries the same body, and every request
+//!   with one `Idempotency-Key` the same orders (a repeated request is
+//!   droppable by the sink); a one-order request carries the order's own
+//!   key `<id>:<hash>`, a batch `batch:<hash of its orders' keys>`;
 //! - every accepted invalid order is in the dead letter, and none reached
 //!   the sink; no valid order is in the dead letter; a dead-letter line is
 //!   repeated at most once per kill;
@@ -43,6 +47,9 @@ const SEED: u64 = 0x6d61_7077;
 const ORDERS: usize = 300;
 /// SIGKILLs while orders flow.
 const KILLS: usize = 6;
+/// Requests in flight and orders per request.
+const CONCURRENCY: usize = 16;
+const BATCH: usize = 10;
 /// The share of sink requests answered 500 or 503.
 const SINK_FAILURES: f64 = 0.3;
 const SECRET: &str = "chaos-webhook-secret";
@@ -185,7 +192,10 @@ sink:
   kind: http
   url: {}
   idempotency_header: Idempotency-Key
-  retry: {{ attempts: 50, backoff: 5ms, max_backoff: 50ms }}
+  concurrency: {CONCURRENCY}
+  batch: {{ max_records: {BATCH}, max_wait: 20ms }}
+  body: array
+  retry: {{ backoff: 5ms, max_backoff: 50ms, breaker_after: 1000 }}
   timeout: 5s
 dead_letter: {{ kind: file, path: out/dead-letter.jsonl }}
 state: out/state.db
@@ -261,7 +271,7 @@ metrics: {{ listen: {metrics_addr} }}
     // invalid one dead-lettered, and the inbox empty.
     let missing = || {
         let received: std::collections::HashSet<String> =
-            sink.with_receipts(|r| r.iter().filter_map(|r| r.json()["id"].as_str().map(str::to_string)).collect());
+            sink.records().iter().filter_map(|r| r["id"].as_str().map(str::to_string)).collect();
         let dead: std::collections::HashSet<String> = dead_keys(&dead_letter).into_iter().collect();
         accepted
             .iter()
@@ -287,30 +297,47 @@ metrics: {{ listen: {metrics_addr} }}
     let summary = stderr.lines().last().unwrap_or_default();
     assert!(summary.contains(" read, ") && summary.contains(" delivered, "), "no summary line:\n{stderr}");
 
-    // Receipts by order id.
+    // Receipts by order id, and requests by idempotency key.
     let receipts = sink.receipts();
-    let mut by_id: BTreeMap<String, Vec<(Option<String>, String)>> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, String> = BTreeMap::new();
     for r in &receipts {
-        let id =
-            r.json()["id"].as_str().map(str::to_string).unwrap_or_else(|| panic!("a receipt without id: {}", r.body));
-        by_id.entry(id).or_default().push((r.idempotency_key.clone(), r.body.clone()));
+        let key =
+            r.idempotency_key.clone().unwrap_or_else(|| panic!("a request without an Idempotency-Key: {}", r.body));
+        if let Some(before) = by_key.insert(key.clone(), r.body.clone()) {
+            assert_eq!(before, r.body, "{key}: a repeated request with other orders");
+        }
+        let serde_json::Value::Array(orders) = r.json() else { panic!("not a batch (body: array): {}", r.body) };
+        assert!(!orders.is_empty() && orders.len() <= BATCH, "{} orders in one request", orders.len());
+        for o in &orders {
+            let id = o["id"].as_str().map(str::to_string).unwrap_or_else(|| panic!("an order without id: {o}"));
+            if orders.len() == 1 {
+                let hash = key
+                    .strip_prefix(&format!("{id}:"))
+                    .unwrap_or_else(|| panic!("{id}: key {key} is not `<id>:<hash>`"));
+                assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{id}: key {key}");
+            } else {
+                let hash =
+                    key.strip_prefix("batch:").unwrap_or_else(|| panic!("a batch's key {key} is not `batch:<hash>`"));
+                assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "key {key}");
+            }
+            by_id.entry(id).or_default().push(o.to_string());
+        }
     }
     let mut repeats = 0;
     for (id, got) in &by_id {
         assert!(valid.get(id) == Some(&true), "{id} reached the sink but is not a valid order");
         assert!(got.len() <= 1 + kills, "{id} was received {} times with {kills} kills", got.len());
         repeats += got.len() - 1;
-        let (key, body) = &got[0];
-        let key = key.as_deref().unwrap_or_else(|| panic!("{id} arrived without an Idempotency-Key"));
-        let hash =
-            key.strip_prefix(&format!("{id}:")).unwrap_or_else(|| panic!("{id}: key {key} is not `<id>:<hash>`"));
-        assert!(hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{id}: key {key}");
-        for (k, b) in &got[1..] {
-            assert_eq!(k.as_deref(), Some(key), "{id}: a repeat with another Idempotency-Key");
-            assert_eq!(b, body, "{id}: a repeat with another body");
+        for b in &got[1..] {
+            assert_eq!(b, &got[0], "{id}: a repeat with another body");
         }
     }
-    assert!(repeats <= kills, "{repeats} repeated deliveries for {kills} kills: only one in flight per kill");
+    let in_flight = CONCURRENCY * BATCH;
+    assert!(
+        repeats <= kills * in_flight,
+        "{repeats} repeated deliveries for {kills} kills: at most {in_flight} in flight per kill"
+    );
     for id in accepted.iter().filter(|id| valid[*id]) {
         assert!(by_id.contains_key(id), "accepted order {id} never reached the sink");
     }
