@@ -22,7 +22,9 @@
 //! the engine's peak resident memory (Linux).
 //!
 //! `PIPELINE_BENCH_RATES="200 1000"` (records/s) and
-//! `PIPELINE_BENCH_SECONDS=10` change the load.
+//! `PIPELINE_BENCH_SECONDS=10` change the load; `PIPELINE_BENCH_SINK`
+//! adds keys to the sink (e.g. `batch: { max_records: 100 }, body: array`,
+//! written inline).
 
 mod support;
 
@@ -165,6 +167,7 @@ async fn phase(url: &str, sink: &Receiver, rate: u64, seconds: u64, first_index:
     let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let answers: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
     let before = sink.with_receipts(<[_]>::len);
+    let before_records = sink.record_count();
     let start = Instant::now() + Duration::from_millis(100);
     let mut tasks = Vec::with_capacity(bodies.len());
     for (i, (id, body, sig)) in bodies.into_iter().enumerate() {
@@ -192,7 +195,7 @@ async fn phase(url: &str, sink: &Receiver, rate: u64, seconds: u64, first_index:
         accepted += usize::from(t.await.unwrap_or(false));
     }
     let got = eventually(Duration::from_secs(120), || {
-        let n = sink.with_receipts(<[_]>::len) - before;
+        let n = sink.record_count() - before_records;
         async move { n >= accepted }
     })
     .await;
@@ -202,10 +205,17 @@ async fn phase(url: &str, sink: &Receiver, rate: u64, seconds: u64, first_index:
         let mut e2e = Vec::new();
         let mut last = start;
         for r in &r[before..] {
-            let id: Option<u64> = r.idempotency_key.as_deref().and_then(|k| k.split(':').next()?.parse().ok());
-            if let Some(sent) = id.and_then(|id| sent_at.get(&id)) {
-                e2e.push(r.at.saturating_duration_since(*sent));
-                last = last.max(r.at);
+            // A batch carries several orders: each is delivered when it arrives.
+            let orders = match r.json() {
+                serde_json::Value::Array(items) => items,
+                one => vec![one],
+            };
+            for o in orders {
+                let id: Option<u64> = o["order_id"].as_str().and_then(|s| s.strip_prefix("SO-")?.parse().ok());
+                if let Some(sent) = id.and_then(|id| sent_at.get(&id)) {
+                    e2e.push(r.at.saturating_duration_since(*sent));
+                    last = last.max(r.at);
+                }
             }
         }
         (e2e, last)
@@ -252,16 +262,14 @@ source:
   listen: 127.0.0.1:{port}
   path: /webhooks/orders
   verify: {{ hmac_sha256_header: X-Shopify-Hmac-Sha256, secret: \"${{BENCH_SECRET}}\" }}
-sink:
-  kind: http
-  url: {}
-  idempotency_header: Idempotency-Key
+sink: {{ kind: http, url: \"{}\", idempotency_header: Idempotency-Key{} }}
 dead_letter: {{ kind: file, path: dead.jsonl }}
 state: state.db
 metrics: {{ listen: {maddr} }}
 ",
             mapping.display(),
-            sink.url("/api/sales-orders")
+            sink.url("/api/sales-orders"),
+            std::env::var("PIPELINE_BENCH_SINK").map(|s| format!(", {s}")).unwrap_or_default()
         ),
     )
     .unwrap();
@@ -308,4 +316,47 @@ metrics: {{ listen: {maddr} }}
     println!("records failed (dead letter): {failed}; engine peak RSS {peak}, {threads} threads at the end");
     assert_eq!(failed, 0.0, "an order failed:\n{}", engine.stderr());
     drop(engine);
+}
+
+/// file → PostgreSQL on the shared workload's 200,000 orders
+/// (`bench/data/orders_200k.jsonl`, made by `bench/run.sh`): records/s of
+/// `mapwright run` with the sink's defaults (4 connections, 500 records per
+/// statement) and with `PIPELINE_BENCH_PG_SINK` keys added. A throwaway
+/// PostgreSQL server on loopback (the tests' own).
+#[test]
+#[ignore = "a benchmark: run with --release --ignored --nocapture (bench/delivery.sh)"]
+fn file_to_postgres() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = root.join("bench/data/orders_200k.jsonl");
+    assert!(input.is_file(), "{} is missing: run bench/run.sh once to make it", input.display());
+    let server = support::postgres::PgServer::start();
+    server.sql("CREATE TABLE sales_orders (key text PRIMARY KEY, doc jsonb NOT NULL, updated_at timestamptz)");
+    let dir = tempfile::tempdir().unwrap();
+    let extra = std::env::var("PIPELINE_BENCH_PG_SINK").map(|s| format!(", {s}")).unwrap_or_default();
+    let pipeline = dir.path().join("pg.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "pipeline: pg\nmapping: {}\nsource: {{ kind: file, path: {} }}\n\
+             sink: {{ kind: postgres, url: \"{}\", table: sales_orders{extra} }}\nstate: state.db\n",
+            root.join("bench/order_to_erp.yaml").display(),
+            input.display(),
+            server.url()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = support::mapwright().arg("run").arg(&pipeline).output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: u64 = server.sql("SELECT count(*) FROM sales_orders").trim().parse().unwrap();
+    println!(
+        "file → PostgreSQL: {rows} rows in {:.2}s = {:.0} records/s (200,000 read){}; {}",
+        took.as_secs_f64(),
+        200_000.0 / took.as_secs_f64(),
+        if extra.is_empty() { String::new() } else { format!(" with{extra}") },
+        stderr.lines().last().unwrap_or_default()
+    );
+    assert_eq!(rows, 189_890);
 }

@@ -80,6 +80,8 @@ struct Log {
     refused: Vec<u16>,
     /// When each of those arrived.
     refused_at: Vec<Instant>,
+    /// Records in the 2xx receipts (a JSON array counts its elements).
+    records: usize,
 }
 
 /// An HTTP server standing in for an ERP: answers every request on any path
@@ -100,7 +102,7 @@ impl Receiver {
     /// Starts a receiver on `addr` (a port that was closed until now).
     pub async fn start_at(addr: &str, answer: Answer) -> Receiver {
         let log =
-            Arc::new(Mutex::new(Log { answer, receipts: Vec::new(), refused: Vec::new(), refused_at: Vec::new() }));
+            Arc::new(Mutex::new(Log { answer, receipts: Vec::new(), refused: Vec::new(), refused_at: Vec::new(), records: 0 }));
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
         let handler_log = log.clone();
@@ -113,7 +115,12 @@ impl Receiver {
                 if (200..300).contains(&status) {
                     let idempotency_key =
                         headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
-                    log.receipts.push(Receipt { idempotency_key, headers, body, at: Instant::now() });
+                    let at = Instant::now();
+                    log.records += match body.trim_start().as_bytes().first() {
+                        Some(b'[') => serde_json::from_str::<Vec<serde::de::IgnoredAny>>(&body).map_or(1, |v| v.len()),
+                        _ => 1,
+                    };
+                    log.receipts.push(Receipt { idempotency_key, headers, body, at });
                 } else {
                     log.refused.push(status);
                     log.refused_at.push(Instant::now());
@@ -158,6 +165,11 @@ impl Receiver {
                 })
                 .collect()
         })
+    }
+
+    /// How many records the 2xx receipts carried (cheap: counted on arrival).
+    pub fn record_count(&self) -> usize {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).records
     }
 
     /// When each refused request arrived.
