@@ -365,8 +365,8 @@ fn the_state_store_is_trusted_only_when_it_can_be() {
          sink: { kind: file, path: out.jsonl }\ndead_letter: { kind: file, path: dead.jsonl }\n\
          state: { path: state.db, keep: 30d }\n",
     );
-    let input: String =
-        (0..10).map(|i| order(i, 0, "US") + "\n").collect::<String>() + &order(10, 0, "US").replace("10.00", "-1");
+    let input: String = (0..10).map(|i| order(i, 0, "US") + "\n").collect::<String>()
+        + order(10, 0, "US").replace("10.00", "-1").as_str();
     std::fs::write(dir.path().join("in.jsonl"), input + "\n").unwrap();
     let first = run_in(dir.path(), &["run", "p.yaml"]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -405,4 +405,60 @@ fn the_state_store_is_trusted_only_when_it_can_be() {
     let stderr = String::from_utf8_lossy(&damaged.stderr);
     assert_ne!(damaged.status.code(), Some(0));
     assert!(stderr.contains("damaged") && stderr.contains(".recover") && stderr.contains("--fresh-state"), "{stderr}");
+}
+
+/// 2,000 slow clients (a request head trickling in, never finished) stay
+/// connected, and valid webhooks are still accepted in well under a
+/// second; the slow ones are closed after `header_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_accepted_at_once_while_two_thousand_slow_clients_hang_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // This test holds 2,000 sockets itself.
+    let _ = rlimit::increase_nofile_limit(8192);
+    let (port, mport) = (free_port(), free_port());
+    let maddr = format!("127.0.0.1:{mport}");
+    let dir = sandbox(&format!(
+        "pipeline: slow
+mapping: m.yaml
+source: {{ kind: http, listen: 127.0.0.1:{port}, header_timeout: 3s }}
+sink: {{ kind: file, path: out.jsonl }}
+state: state.db
+metrics: {{ listen: {maddr} }}
+"
+    ));
+    let mut engine = Engine::start(&dir.path().join("p.yaml"), &[], &dir.path().join("engine.log"));
+    let client = reqwest::Client::new();
+    assert!(eventually(PATIENCE, || healthy(&client, &maddr)).await, "{}", engine.stderr());
+    let mut slow = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.expect("write");
+        slow.push(s);
+    }
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let r = client.post(&url).body(order(i, 0, "US")).timeout(Duration::from_secs(5)).send().await;
+        assert!(r.is_ok_and(|r| r.status().is_success()), "webhook {i} refused with 2,000 slow clients");
+        slowest = slowest.max(started.elapsed());
+        // The slow clients trickle on.
+        for s in slow.iter_mut().skip(i * 100).take(100) {
+            let _ = s.write_all(b"a").await;
+        }
+    }
+    assert!(slowest < Duration::from_secs(1), "the slowest webhook took {slowest:?}");
+    // After the header timeout the slow ones are cut off.
+    let mut closed = 0;
+    for s in slow.iter_mut().take(50) {
+        let mut rest = Vec::new();
+        if tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await.is_ok() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 50, "slow clients are closed after header_timeout");
+    drop(slow);
+    assert!(eventually(PATIENCE, || async { json_lines(&dir.path().join("out.jsonl")).len() == 20 }).await);
+    assert_eq!(engine.terminate(PATIENCE).await.and_then(|s| s.code()), Some(0), "{}", engine.stderr());
+    println!("20 webhooks beside 2,000 slow clients: the slowest answered in {slowest:?}");
 }

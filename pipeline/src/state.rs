@@ -38,8 +38,14 @@ pub struct StateError {
 pub struct Pending {
     /// Its row id, increasing in arrival order.
     pub id: i64,
-    /// The raw body.
+    /// The raw body; empty for a large one ([`Pending::large`]), which is
+    /// read with [`State::inbox_body_to`].
     pub body: Vec<u8>,
+    /// Its size in bytes.
+    pub len: u64,
+    /// Whether it was stored as a large payload (spooled, over 1 MiB) and
+    /// is not read into memory.
+    pub large: bool,
     /// How many records it holds (counted when it was accepted).
     pub records: u64,
 }
@@ -82,6 +88,10 @@ CREATE TABLE IF NOT EXISTS cursors (
     source TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox_large (
+    id INTEGER PRIMARY KEY,
+    body BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS delivered_at ON delivered (at);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -195,21 +205,26 @@ impl State {
 
     /// Stores a payload of `len` bytes read from `body` (a spooled large
     /// request) without holding it in memory: the row is made with an
-    /// empty blob of the right size, which is then written in pieces, all
-    /// in one synced transaction.
+    /// empty blob of the right size (in `inbox_large`), which is then
+    /// written in pieces, all in one synced transaction.
     pub fn inbox_put_from(&self, body: &mut dyn std::io::Read, len: u64, records: u64) -> Result<i64, StateError> {
         let mut conn = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let size =
             i32::try_from(len).map_err(|_| self.err(format!("a payload of {len} bytes is too large to store")))?;
+        // The body goes to a table of its own where it is the last column:
+        // SQLite then makes the row without filling the zeros in memory.
         tx.execute(
-            "INSERT INTO inbox (received_at, body, records) VALUES (?1, zeroblob(?2), ?3)",
-            params![now(), size, records as i64],
+            "INSERT INTO inbox (received_at, body, records) VALUES (?1, x'', ?2)",
+            params![now(), records as i64],
         )
         .map_err(|e| self.err(e))?;
         let id = tx.last_insert_rowid();
+        tx.execute("INSERT INTO inbox_large (id, body) VALUES (?1, zeroblob(?2))", params![id, size])
+            .map_err(|e| self.err(e))?;
         {
-            let mut blob = tx.blob_open(rusqlite::MAIN_DB, "inbox", "body", id, false).map_err(|e| self.err(e))?;
+            let mut blob =
+                tx.blob_open(rusqlite::MAIN_DB, "inbox_large", "body", id, false).map_err(|e| self.err(e))?;
             let copied = std::io::copy(body, &mut blob).map_err(|e| self.err(e))?;
             if copied != len {
                 return Err(self.err(format!("the payload ended after {copied} of {len} bytes")));
@@ -224,11 +239,14 @@ impl State {
     pub fn inbox_after(&self, after: i64, limit: usize, max_bytes: usize) -> Result<Vec<Pending>, StateError> {
         let conn = self.main();
         let mut stmt = conn
-            .prepare_cached("SELECT id, length(body), records FROM inbox WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .prepare_cached(
+                "SELECT i.id, coalesce(length(l.body), length(i.body)), i.records, l.id IS NOT NULL \
+                 FROM inbox i LEFT JOIN inbox_large l ON l.id = i.id WHERE i.id > ?1 ORDER BY i.id LIMIT ?2",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![after, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, bool>(3)?))
             })
             .map_err(|e| self.err(e))?
             .collect::<Result<Vec<_>, _>>()
@@ -236,22 +254,42 @@ impl State {
         let mut body = conn.prepare_cached("SELECT body FROM inbox WHERE id = ?1").map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(rows.len());
         let mut bytes = 0usize;
-        for (id, len, records) in rows {
-            if !out.is_empty() && bytes + len as usize > max_bytes {
+        for (id, len, records, large) in rows {
+            let len = len as u64;
+            let counted = if large { 0 } else { len as usize };
+            if !out.is_empty() && bytes + counted > max_bytes {
                 break;
             }
-            bytes += len as usize;
-            let body: Vec<u8> = body.query_row([id], |r| r.get(0)).map_err(|e| self.err(e))?;
-            out.push(Pending { id, body, records: records as u64 });
+            bytes += counted;
+            let body: Vec<u8> =
+                if large { Vec::new() } else { body.query_row([id], |r| r.get(0)).map_err(|e| self.err(e))? };
+            out.push(Pending { id, body, len, large, records: records as u64 });
         }
         Ok(out)
+    }
+
+    /// Copies a payload's body to `out` in pieces (a large one), giving
+    /// its length.
+    pub fn inbox_body_to(&self, id: i64, out: &mut dyn std::io::Write) -> Result<u64, StateError> {
+        let conn = self.main();
+        let mut blob = conn.blob_open(rusqlite::MAIN_DB, "inbox_large", "body", id, true).map_err(|e| self.err(e))?;
+        std::io::copy(&mut blob, out).map_err(|e| self.err(e))
+    }
+
+    /// The folder of the store (where large payloads are spooled).
+    pub fn folder(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// What waits in the inbox.
     pub fn inbox_size(&self) -> Result<InboxSize, StateError> {
         let conn = self.main();
         conn.query_row(
-            "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(length(body)), 0) FROM inbox",
+            "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(length(body)), 0) \
+             + (SELECT coalesce(sum(length(body)), 0) FROM inbox_large) FROM inbox",
             [],
             |r| {
                 Ok(InboxSize {
@@ -276,8 +314,10 @@ impl State {
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         {
             let mut stmt = tx.prepare_cached("DELETE FROM inbox WHERE id = ?1").map_err(|e| self.err(e))?;
+            let mut large = tx.prepare_cached("DELETE FROM inbox_large WHERE id = ?1").map_err(|e| self.err(e))?;
             for id in ids {
                 stmt.execute([id]).map_err(|e| self.err(e))?;
+                large.execute([id]).map_err(|e| self.err(e))?;
             }
         }
         tx.commit().map_err(|e| self.err(e))
@@ -418,11 +458,16 @@ impl State {
             (meta("created_at")?, meta("pipeline")?, meta("pid")?, meta("started_at")?);
         let inbox = conn
             .query_row(
-                "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(length(body)), 0), min(received_at) FROM inbox",
+                "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(length(body)), 0) \
+                 + (SELECT coalesce(sum(length(body)), 0) FROM inbox_large), min(received_at) FROM inbox",
                 [],
                 |r| {
                     Ok((
-                        InboxSize { payloads: r.get::<_, i64>(0)? as u64, records: r.get::<_, i64>(1)? as u64, bytes: r.get::<_, i64>(2)? as u64 },
+                        InboxSize {
+                            payloads: r.get::<_, i64>(0)? as u64,
+                            records: r.get::<_, i64>(1)? as u64,
+                            bytes: r.get::<_, i64>(2)? as u64,
+                        },
                         r.get::<_, Option<String>>(3)?,
                     ))
                 },
@@ -599,9 +644,19 @@ mod tests {
         let big = vec![b'x'; 100_000];
         let c = s.inbox_put_from(&mut big.as_slice(), big.len() as u64, 7).unwrap();
         let last = s.inbox_after(ids[1], 10, usize::MAX).unwrap();
-        assert_eq!((last[0].id, last[0].body.len(), last[0].records), (c, 100_000, 7));
+        assert_eq!((last[0].id, last[0].len, last[0].records, last[0].large), (c, 100_000, 7, true));
+        let mut body = Vec::new();
+        s.inbox_body_to(c, &mut body).unwrap();
+        assert_eq!(body, big);
+        let huge = vec![b'y'; (1 << 20) + 1];
+        let h = s.inbox_put_from(&mut huge.as_slice(), huge.len() as u64, 1).unwrap();
+        let p = s.inbox_after(c, 10, usize::MAX).unwrap();
+        assert!(p[0].large && p[0].body.is_empty() && p[0].len == huge.len() as u64, "not read into memory");
+        let mut copy = Vec::new();
+        assert_eq!(s.inbox_body_to(h, &mut copy).unwrap(), huge.len() as u64);
+        assert_eq!(copy, huge);
         assert!(s.inbox_put_from(&mut &big[..10], 20, 1).is_err(), "a short body is not stored");
-        assert_eq!(s.inbox_len().unwrap(), 4);
+        assert_eq!(s.inbox_len().unwrap(), 5);
     }
 
     #[test]

@@ -101,8 +101,13 @@ impl Receiver {
 
     /// Starts a receiver on `addr` (a port that was closed until now).
     pub async fn start_at(addr: &str, answer: Answer) -> Receiver {
-        let log =
-            Arc::new(Mutex::new(Log { answer, receipts: Vec::new(), refused: Vec::new(), refused_at: Vec::new(), records: 0 }));
+        let log = Arc::new(Mutex::new(Log {
+            answer,
+            receipts: Vec::new(),
+            refused: Vec::new(),
+            refused_at: Vec::new(),
+            records: 0,
+        }));
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
         let handler_log = log.clone();

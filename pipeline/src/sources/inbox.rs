@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mapwright_dsl::Projection;
-use mapwright_engine::input::{self, InputRecord, Source};
+use mapwright_engine::input::{self, Format, InputRecord, Source};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{BATCH, Batch, Commit};
@@ -72,13 +72,29 @@ pub(crate) async fn feed(
         for p in pending {
             after = p.id;
             let origin = format!("inbox#{}", p.id);
-            let size = InboxSize { payloads: 1, records: p.records, bytes: p.body.len() as u64 };
-            let source = Source::Bytes { name: origin.clone(), bytes: p.body.into() };
-            let mut reader: Box<dyn Iterator<Item = InputRecord> + Send> =
+            let size = InboxSize { payloads: 1, records: p.records, bytes: p.len };
+            // A large payload is read from a spooled copy, record by
+            // record, rather than whole into memory.
+            let mut spooled = None;
+            let mut reader: Box<dyn Iterator<Item = InputRecord> + Send> = if p.large {
+                let (st, name) = (state.clone(), origin.clone());
+                let projection = projection.clone();
+                let opened = tokio::task::spawn_blocking(move || open_large(&st, p.id, &name, projection)).await;
+                match opened {
+                    Ok(Ok((file, records))) => {
+                        spooled = Some(file);
+                        records
+                    }
+                    Ok(Err(e)) => Box::new(std::iter::once(InputRecord::unreadable(origin.clone(), e))),
+                    Err(e) => Box::new(std::iter::once(InputRecord::unreadable(origin.clone(), e.to_string()))),
+                }
+            } else {
+                let source = Source::Bytes { name: origin.clone(), bytes: p.body.into() };
                 match input::open(&source, None, projection.clone()) {
                     Ok(r) => r,
                     Err(e) => Box::new(std::iter::once(InputRecord::unreadable(origin, e.to_string()))),
-                };
+                }
+            };
             loop {
                 let room = BATCH.saturating_sub(records.len()).max(1);
                 records.extend(reader.by_ref().take(room));
@@ -93,6 +109,7 @@ pub(crate) async fn feed(
                     return;
                 }
             }
+            drop(spooled);
             ids.push(p.id);
             done = InboxSize {
                 payloads: done.payloads + 1,
@@ -107,6 +124,39 @@ pub(crate) async fn feed(
             }
         }
     }
+}
+
+/// A large payload copied from the store to a spool file beside it, and
+/// its records read from there as they are needed (JSON Lines stream; a
+/// JSON array is read whole). Records are named `inbox#<id>…` as if read
+/// from memory. Blocking.
+fn open_large(
+    state: &State,
+    id: i64,
+    name: &str,
+    projection: Option<Arc<Projection>>,
+) -> Result<(tempfile::NamedTempFile, Box<dyn Iterator<Item = InputRecord> + Send>), String> {
+    use std::io::{BufRead as _, Seek as _};
+    let mut file = tempfile::NamedTempFile::new_in(state.folder()).map_err(|e| format!("cannot spool {name}: {e}"))?;
+    state.inbox_body_to(id, file.as_file_mut()).map_err(|e| e.to_string())?;
+    file.as_file_mut().rewind().map_err(|e| e.to_string())?;
+    let first = std::io::BufReader::new(file.as_file())
+        .fill_buf()
+        .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()).copied())
+        .map_err(|e| e.to_string())?;
+    let format = if first == Some(b'[') { Format::Json } else { Format::Jsonl };
+    let path = file.path().to_path_buf();
+    let records = input::open(&Source::File(path.clone()), Some(format), projection).map_err(|e| e.to_string())?;
+    let shown = path.display().to_string();
+    let name = name.to_string();
+    let renamed = records.map(move |mut r| {
+        r.origin = r.origin.replacen(&shown, &name, 1);
+        if let Err(bad) = &mut r.value {
+            bad.message = bad.message.replacen(&shown, &name, 1);
+        }
+        r
+    });
+    Ok((file, Box::new(renamed)))
 }
 
 fn inbox_commit(ids: &mut Vec<i64>, size: &mut InboxSize) -> Commit {
