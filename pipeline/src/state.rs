@@ -427,7 +427,7 @@ impl State {
             "INSERT INTO sinks (name, open, since, last_error, queued, in_flight, delivered, last_success, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO UPDATE SET open = excluded.open, \
              since = excluded.since, last_error = excluded.last_error, queued = excluded.queued, \
-             in_flight = excluded.in_flight, delivered = excluded.delivered, last_success = excluded.last_success, \
+             in_flight = excluded.in_flight, delivered = excluded.delivered, last_success = coalesce(excluded.last_success, sinks.last_success), \
              updated_at = excluded.updated_at",
         )
         .and_then(|mut s| {
