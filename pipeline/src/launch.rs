@@ -442,8 +442,13 @@ impl Pipeline {
                     // One mapping for the whole batch: no record sees half of a reload.
                     let (mapping, metrics, read_with, routes) =
                         (mapping.load_full(), metrics.clone(), read_with.clone(), routes.clone());
+                    // A few records (webhooks as they come) are mapped here, in
+                    // well under a millisecond; a thread hop would cost more.
+                    // Larger batches go to a blocking thread.
+                    let small = batch.records.len() <= MAP_INLINE;
                     let job = move || runtime::map_batch(mapping, read_with.as_ref(), &routes, &metrics, batch);
-                    let Ok(mapped) = tokio::task::spawn_blocking(job).await else {
+                    let mapped = if small { Ok(job()) } else { tokio::task::spawn_blocking(job).await };
+                    let Ok(mapped) = mapped else {
                         tracing::error!("internal: mapping a batch failed");
                         break;
                     };
@@ -541,6 +546,10 @@ fn sink_row(name: &str, breaker: &Breaker, m: &metrics::SinkMetrics) -> crate::s
             .flatten(),
     }
 }
+
+/// Batches of at most this many records are mapped on the mapper's own
+/// task.
+const MAP_INLINE: usize = 16;
 
 /// Records read and not yet committed, at least and at most: four times
 /// what the sinks can have in flight, within these bounds.
