@@ -24,7 +24,8 @@
 //! `PIPELINE_BENCH_RATES="200 1000"` (records/s) and
 //! `PIPELINE_BENCH_SECONDS=10` change the load; `PIPELINE_BENCH_SINK`
 //! adds keys to the sink (e.g. `batch: { max_records: 100 }, body: array`,
-//! written inline).
+//! written inline); `PIPELINE_BENCH_PER_POST=10` posts 10 orders per
+//! webhook (JSON Lines), for rates one sender cannot reach one by one.
 
 mod support;
 
@@ -154,24 +155,37 @@ struct Phase {
 async fn phase(url: &str, sink: &Receiver, rate: u64, seconds: u64, first_index: u64) -> Phase {
     let mut rng = StdRng::seed_from_u64(rate ^ 0x0b5e_55ed);
     let n = rate * seconds;
-    let bodies: Vec<(u64, String, String)> = (0..n)
-        .map(|i| {
-            let (id, body) = order(first_index + i, &mut rng);
-            let sig = sign(SECRET, body.as_bytes());
-            (id, body, sig)
-        })
-        .collect();
-    let mean = bodies.iter().map(|b| b.1.len()).sum::<usize>() / bodies.len().max(1);
-    println!("phase {rate}/s: {n} orders of {mean} bytes on average");
+    // `PIPELINE_BENCH_PER_POST` orders per webhook (JSON Lines), 1 by default.
+    let per_post: u64 = std::env::var("PIPELINE_BENCH_PER_POST").ok().and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    let mut bodies: Vec<(Vec<u64>, String, String)> = Vec::new();
+    let mut total_bytes = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(per_post as usize) {
+        let mut ids = Vec::with_capacity(chunk.len());
+        let mut body = String::new();
+        for i in chunk {
+            let (id, one) = order(first_index + i, &mut rng);
+            total_bytes += one.len();
+            ids.push(id);
+            body.push_str(&one);
+            if per_post > 1 {
+                body.push('\n');
+            }
+        }
+        let sig = sign(SECRET, body.as_bytes());
+        bodies.push((ids, body, sig));
+    }
+    let mean = total_bytes / n.max(1) as usize;
+    println!("phase {rate}/s: {n} orders of {mean} bytes on average, {per_post} per POST");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let answers: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
     let before = sink.with_receipts(<[_]>::len);
     let before_records = sink.record_count();
     let start = Instant::now() + Duration::from_millis(100);
+    let posts_per_second = rate as f64 / per_post as f64;
     let mut tasks = Vec::with_capacity(bodies.len());
-    for (i, (id, body, sig)) in bodies.into_iter().enumerate() {
-        let at = start + Duration::from_secs_f64(i as f64 / rate as f64);
+    for (i, (ids, body, sig)) in bodies.into_iter().enumerate() {
+        let at = start + Duration::from_secs_f64(i as f64 / posts_per_second);
         tokio::time::sleep_until(at.into()).await;
         let (client, url, sent_at, answers) = (client.clone(), url.to_string(), sent_at.clone(), answers.clone());
         tasks.push(tokio::spawn(async move {
@@ -184,15 +198,18 @@ async fn phase(url: &str, sink: &Receiver, rate: u64, seconds: u64, first_index:
                 .await;
             let ok = r.is_ok_and(|r| r.status().is_success());
             if ok {
-                sent_at.lock().unwrap().insert(id, at);
+                let mut sent = sent_at.lock().unwrap();
+                for id in &ids {
+                    sent.insert(*id, at);
+                }
                 answers.lock().unwrap().push(at.elapsed());
             }
-            ok
+            if ok { ids.len() } else { 0 }
         }));
     }
     let mut accepted = 0;
     for t in tasks {
-        accepted += usize::from(t.await.unwrap_or(false));
+        accepted += t.await.unwrap_or(0);
     }
     let got = eventually(Duration::from_secs(120), || {
         let n = sink.record_count() - before_records;
